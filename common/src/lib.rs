@@ -1,0 +1,32 @@
+//! Jilu's shared core: the record model of the regulation, BLAKE3 chunk trees, the
+//! hash-linked audit chain, media metadata and the compliance rules.
+//!
+//! Nothing here does I/O or reads the clock: every function takes what it needs
+//! (bytes, records, "now") as arguments, so the edge node, the center and the tests
+//! all run the same deterministic logic.
+//!
+//! # Layout
+//! - [`time`] — Unix-millisecond timestamps, RFC 3339 text, calendar months.
+//! - [`chunk_tree`] — 1 MiB chunks, their BLAKE3 chaining values and the root hash,
+//!   so a copy can be verified (and resumed) chunk by chunk.
+//! - [`audit`] — the append-only, hash-linked audit/custody log and its verifier.
+//! - [`media`] — capture start and duration from MP4/MOV, JPEG EXIF and WAV headers.
+//! - [`registry`] — devices (art. 2) and officers.
+//! - [`matter`] — the catalogue of matters that must be recorded (art. 6 and annex).
+//! - [`ledger`] — check-out / check-in with the pre-use check (art. 4, 7).
+//! - [`activity`] — enforcement activities, notice, annotations, interruptions (art. 8–12).
+//! - [`item`] — a stored recording and where its times came from (art. 11, 13).
+//! - [`compliance`] — the checks `status` reports (art. 5, 6, 8, 12, 13).
+//! - [`doc`] — typed records <-> Automerge documents.
+
+pub mod activity;
+pub mod audit;
+pub mod chunk_tree;
+pub mod compliance;
+pub mod doc;
+pub mod item;
+pub mod ledger;
+pub mod matter;
+pub mod media;
+pub mod registry;
+pub mod time;

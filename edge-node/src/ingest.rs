@@ -1,0 +1,470 @@
+//! Durable ingest: footage from a docked device into the edge store.
+//!
+//! A file is read in 1 MiB chunks by a reader thread that also hashes them (BLAKE3
+//! chaining values, see `jilu_common::chunk_tree`), while this thread writes them
+//! into the month's footage column family with the WAL off. Reading and hashing
+//! overlap the writes, and RocksDB's background flushes overlap both.
+//!
+//! An item is acknowledged only when it is durable:
+//! 1. a `pending` marker is committed (synced) naming the ingest id;
+//! 2. chunks are written (no WAL) and the column family is flushed: blob files and
+//!    their SSTs are synced before `flush` returns;
+//! 3. one synced batch writes the item record, its chunk values, the activity link
+//!    and the custody entry, and removes the marker.
+//!
+//! A crash before 3 leaves a marker; the next read-write open deletes that ingest's
+//! chunks and records `ingest_discarded` in the audit log. The item was never
+//! acknowledged and its source is still on the device. A crash after 3 loses
+//! nothing. Identical bytes ingested again remain one item: the second copy's
+//! chunks are dropped in the same batch that records its custody event.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use jilu_common::audit::Action;
+use jilu_common::chunk_tree::{chunk_count, TreeHasher, CHUNK_SIZE};
+use jilu_common::item::Item;
+use jilu_common::media::{self, MediaKind};
+use jilu_common::time::{self, Millis};
+use jilu_common::{doc, ledger::CheckOut};
+use rocksdb::WriteOptions;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::activities::activity_doc;
+use crate::edge::{now_ms, parse_hash, Edge, ItemRecord};
+use crate::store::{self, be64, chunk_key};
+
+/// Who brought the footage in and what it belongs to.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub device: String,
+    /// defaults to the officer of the device's latest check-out
+    pub officer: Option<String>,
+    pub activity: Option<String>,
+}
+
+/// A resolved source: the device's clock offset and the officer to record.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub device: String,
+    pub officer: String,
+    pub activity: Option<String>,
+    pub clock_offset_ms: i64,
+    pub checkout: Option<String>,
+}
+
+/// What an acknowledged ingest returns (and `--json` prints, one line per file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ack {
+    pub path: PathBuf,
+    pub hash: String,
+    pub size: u64,
+    /// true when the same bytes were already held: one item, one more custody event
+    pub duplicate: bool,
+    pub item: Item,
+}
+
+/// A pending ingest: what recovery needs to remove its chunks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    period: String,
+    path: PathBuf,
+    started: Millis,
+}
+
+/// Files of a docked device's folder (or files given one by one), in name order.
+pub fn plan(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| anyhow!("cannot read {}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let before = out.len();
+            walk(p, &mut out)?;
+            if out.len() == before {
+                bail!(
+                    "folder {} has nothing to ingest (no files in it or below it)",
+                    p.display()
+                );
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    if out.is_empty() {
+        bail!("nothing to ingest: give files or a folder");
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow!("cannot read folder {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+impl Edge {
+    /// Checks the device, officer and activity and finds the clock offset to apply.
+    pub fn resolve_source(&self, src: &Source) -> Result<Resolved> {
+        self.device(&src.device)?;
+        let last: Option<CheckOut> = self.last_checkout(&src.device)?;
+        let officer = match (&src.officer, &last) {
+            (Some(o), _) => o.clone(),
+            (None, Some(c)) => c.officer.clone(),
+            (None, None) => bail!(
+                "device '{}' has never been checked out, so its officer is unknown: give --officer BADGE",
+                src.device
+            ),
+        };
+        self.officer(&officer)?;
+        if let Some(a) = &src.activity {
+            self.activity(a)?;
+        }
+        Ok(Resolved {
+            device: src.device.clone(),
+            officer,
+            activity: src.activity.clone(),
+            clock_offset_ms: last.as_ref().map(|c| c.check.clock_offset_ms).unwrap_or(0),
+            checkout: last.map(|c| c.id),
+        })
+    }
+
+    /// Stores one file durably and returns its acknowledgement. `progress` gets the
+    /// bytes stored so far.
+    pub fn ingest_file(
+        &self,
+        actor: &str,
+        path: &Path,
+        ctx: &Resolved,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Ack> {
+        let mut file =
+            File::open(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        if !meta.is_file() {
+            bail!("{} is not a regular file", path.display());
+        }
+        let len = meta.len();
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as Millis)
+            .unwrap_or(0);
+        let info = media::probe(&mut file, len, mtime, self.cfg.device_utc_offset_minutes);
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+
+        let started = now_ms();
+        let period = time::month(started);
+        // 1. the marker that lets recovery find this ingest's chunks after a crash
+        let mut tx = self.begin();
+        let ingest = tx.next_counter("ingest")?;
+        let pending = Pending {
+            period: period.clone(),
+            path: path.to_path_buf(),
+            started,
+        };
+        tx.put(
+            store::PENDING,
+            &be64(ingest),
+            &serde_json::to_vec(&pending)?,
+        )?;
+        tx.commit()?;
+
+        // 2. chunks, then the flush that makes them durable
+        let written = self.write_chunks(&mut file, path, len, ingest, &period, progress);
+        let (root, cvs) = match written {
+            Ok(v) => v,
+            Err(e) => {
+                // leave no partial item: drop what was written (recovery would too)
+                let _ = self.discard(ingest, &pending, &format!("{e:#}"));
+                return Err(e);
+            }
+        };
+        let hash = root.to_hex().to_string();
+        let key = *root.as_bytes();
+
+        // 3. the record, the custody event and the marker's removal, together
+        let existing = self.item(&key)?;
+        let mut tx = self.begin();
+        tx.delete(store::PENDING, &be64(ingest))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let detail = json!({
+            "path": path.display().to_string(),
+            "device": ctx.device,
+            "officer": ctx.officer,
+            "activity": ctx.activity,
+            "checkout": ctx.checkout,
+            "size": len,
+            "duplicate": existing.is_some(),
+        });
+        let (item, duplicate) = match existing {
+            Some(rec) => {
+                let cf = self.store.chunks_cf(&period)?;
+                tx.batch
+                    .delete_range_cf(&cf, chunk_key(ingest, 0), chunk_key(ingest + 1, 0));
+                (rec.item, true)
+            }
+            None => {
+                let item = Item {
+                    hash: hash.clone(),
+                    size: len,
+                    chunks: cvs.len() as u64,
+                    kind: info.kind,
+                    container: info.container.clone(),
+                    original_name: name,
+                    capture_start: info.capture_start_ms - ctx.clock_offset_ms,
+                    duration_ms: info.duration_ms,
+                    time_source: info.source,
+                    clock_offset_ms: ctx.clock_offset_ms,
+                    device: ctx.device.clone(),
+                    officer: ctx.officer.clone(),
+                    activity: ctx.activity.clone(),
+                    ingested_at: now_ms(),
+                    period: period.clone(),
+                };
+                tx.put_item(&ItemRecord {
+                    item: item.clone(),
+                    ingest,
+                    center_verified_at: None,
+                })?;
+                tx.put(store::CVS, &key, &cvs.concat())?;
+                if let Some(a) = &ctx.activity {
+                    let doc_name = activity_doc(&self.cfg.county, a);
+                    let mut d = self
+                        .load_doc(&doc_name)?
+                        .ok_or_else(|| anyhow!("unknown activity '{a}'"))?;
+                    let mut act: jilu_common::activity::Activity = doc::get(&d, &["activity"])?
+                        .ok_or_else(|| anyhow!("activity document {doc_name} holds no activity"))?;
+                    act.items.push(hash.clone());
+                    doc::put(&mut d, &["activity"], &act)?;
+                    tx.put_doc(&doc_name, &mut d)?;
+                }
+                (item, false)
+            }
+        };
+        tx.audit(
+            actor,
+            Action::Ingest,
+            &format!("item:{hash}"),
+            detail,
+            &[key],
+        )?;
+        tx.commit()?;
+        Ok(Ack {
+            path: path.to_path_buf(),
+            hash,
+            size: len,
+            duplicate,
+            item,
+        })
+    }
+
+    fn write_chunks(
+        &self,
+        file: &mut File,
+        path: &Path,
+        len: u64,
+        ingest: u64,
+        period: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(blake3::Hash, Vec<[u8; 32]>)> {
+        let cf = self.store.chunks_cf(period)?;
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(true);
+        let chunks = chunk_count(len);
+        // Reader + hasher on its own thread; bounded channels cap the bytes in flight
+        // and hand buffers back for reuse, so memory does not grow with the file.
+        const IN_FLIGHT: usize = 4;
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, [u8; 32])>(IN_FLIGHT);
+        let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+        std::thread::scope(|scope| -> Result<(blake3::Hash, Vec<[u8; 32]>)> {
+            let reader = scope.spawn(move || -> Result<()> {
+                let mut hasher = TreeHasher::new();
+                for index in 0..chunks {
+                    let want = jilu_common::chunk_tree::chunk_len(index, len);
+                    let mut buf = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_SIZE));
+                    buf.resize(want, 0);
+                    file.read_exact(&mut buf).map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                            anyhow!("{} shrank while it was being read: ingest it again once the device has finished writing", path.display())
+                        } else {
+                            anyhow!("cannot read {}: {e}", path.display())
+                        }
+                    })?;
+                    let cv = hasher.push(&buf, len);
+                    if full_tx.send((buf, cv)).is_err() {
+                        return Ok(()); // writer stopped; its error is reported
+                    }
+                }
+                let mut probe = [0u8; 1];
+                if file.read(&mut probe).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))? != 0 {
+                    bail!("{} grew while it was being read: ingest it again once the device has finished writing", path.display());
+                }
+                Ok(())
+            });
+            let mut cvs = Vec::with_capacity(chunks as usize);
+            let mut done = 0u64;
+            let mut write_err = None;
+            for (index, (buf, cv)) in full_rx.iter().enumerate() {
+                if let Err(e) =
+                    self.store
+                        .db
+                        .put_cf_opt(&cf, chunk_key(ingest, index as u64), &buf, &wo)
+                {
+                    write_err = Some(self.store.err(e));
+                    break;
+                }
+                done += buf.len() as u64;
+                progress(done);
+                cvs.push(cv);
+                let _ = free_tx.try_send(buf);
+            }
+            drop(full_rx);
+            let read_result = reader
+                .join()
+                .map_err(|_| anyhow!("the reader thread panicked"))?;
+            if let Some(e) = write_err {
+                return Err(e.into());
+            }
+            read_result?;
+            if cvs.len() as u64 != chunks {
+                bail!("{} could not be read completely", path.display());
+            }
+            self.store.db.flush_cf(&cf).map_err(|e| self.store.err(e))?;
+            let root = jilu_common::chunk_tree::root_from_cvs(&cvs);
+            Ok((root, cvs))
+        })
+    }
+
+    /// Removes an unacknowledged ingest's chunks and marker, leaving a trace.
+    fn discard(&self, ingest: u64, pending: &Pending, why: &str) -> Result<()> {
+        let cf = self.store.chunks_cf(&pending.period)?;
+        let mut tx = self.begin();
+        tx.batch
+            .delete_range_cf(&cf, chunk_key(ingest, 0), chunk_key(ingest + 1, 0));
+        tx.delete(store::PENDING, &be64(ingest))?;
+        tx.audit(
+            "jilu",
+            Action::IngestDiscarded,
+            &format!("ingest:{ingest}"),
+            json!({"path": pending.path.display().to_string(), "started": pending.started, "why": why}),
+            &[],
+        )?;
+        tx.commit()
+    }
+
+    /// Finishes what a crash interrupted: every pending ingest is discarded (its
+    /// item was never acknowledged). Returns how many there were.
+    pub fn recover(&self) -> Result<usize> {
+        let pending = self.store.scan(store::PENDING)?;
+        for (k, v) in &pending {
+            let ingest =
+                store::read_be64(k).ok_or_else(|| anyhow!("a pending-ingest key is damaged"))?;
+            let p: Pending =
+                serde_json::from_slice(v).context("a pending-ingest record is damaged")?;
+            self.discard(
+                ingest,
+                &p,
+                "interrupted before it was acknowledged (crash or kill)",
+            )?;
+            tracing::warn!(ingest, path = %p.path.display(), "discarded an ingest interrupted before acknowledgement");
+        }
+        Ok(pending.len())
+    }
+
+    /// Reads an item's chunks back and checks each against its chaining value and
+    /// the whole against the root. Returns the first problem found.
+    pub fn verify_item(&self, rec: &ItemRecord) -> Result<()> {
+        let key = parse_hash(&rec.item.hash)?;
+        let cvs = self.cvs(&key)?;
+        if cvs.len() as u64 != rec.item.chunks {
+            bail!(
+                "item {}: {} chunk values stored, {} expected",
+                rec.item.hash,
+                cvs.len(),
+                rec.item.chunks
+            );
+        }
+        if jilu_common::chunk_tree::root_from_cvs(&cvs).as_bytes() != &key {
+            bail!(
+                "item {}: its chunk values do not add up to its hash",
+                rec.item.hash
+            );
+        }
+        self.for_each_chunk(rec, &mut |_, _| Ok(()))
+    }
+
+    /// Calls `f` with each verified chunk in order; a chunk that is missing or does
+    /// not match its chaining value is reported as local corruption.
+    pub fn for_each_chunk(
+        &self,
+        rec: &ItemRecord,
+        f: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let key = parse_hash(&rec.item.hash)?;
+        let cvs = self.cvs(&key)?;
+        let cf = self
+            .store
+            .cf(&format!("chunks-{}", rec.item.period))
+            .map_err(|_| {
+                anyhow!(
+                    "item {}: its footage (period {}) is not in this store",
+                    rec.item.hash,
+                    rec.item.period
+                )
+            })?;
+        for index in 0..rec.item.chunks {
+            let data = self
+                .store
+                .db
+                .get_pinned_cf(&cf, chunk_key(rec.ingest, index))
+                .map_err(|e| self.store.err(e))?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "item {}: chunk {index} is missing from the store (local corruption)",
+                        rec.item.hash
+                    )
+                })?;
+            if !jilu_common::chunk_tree::verify_chunk(index, &data, rec.item.size, &cvs) {
+                bail!(
+                    "item {}: chunk {index} does not match its hash (local corruption)",
+                    rec.item.hash
+                );
+            }
+            f(index, &data)?;
+        }
+        Ok(())
+    }
+}
+
+/// The kind to show for an item whose container said nothing.
+pub fn kind_name(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Video => "video",
+        MediaKind::Audio => "audio",
+        MediaKind::Photo => "photo",
+        MediaKind::Other => "other",
+    }
+}

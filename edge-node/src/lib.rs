@@ -1,0 +1,26 @@
+//! The Jilu edge node: everything a county office does with its enforcement
+//! recordings, offline, on one RocksDB store.
+//!
+//! # Layout
+//! - [`store`] — the RocksDB database, its column families and error mapping.
+//! - [`config`] — `edge.toml`.
+//! - [`edge`] — an open node and [`edge::Tx`], the one way to change anything
+//!   (documents + records + audit entries in one synced batch).
+//! - [`registry`] — devices, officers, the matter catalogue.
+//! - [`ledger`] — check-out / check-in with the pre-use check.
+//! - [`activities`] — enforcement activities, notices, annotations, interruptions.
+//! - [`ingest`] — durable, chunked, hashed footage ingest and crash recovery.
+//! - [`dock`] — dock watch for collection workstations.
+//! - [`status`] — the archive keeper's view: queue and compliance findings.
+//! - [`cli`] — the `edge-node` command line.
+
+pub mod activities;
+pub mod cli;
+pub mod config;
+pub mod dock;
+pub mod edge;
+pub mod ingest;
+pub mod ledger;
+pub mod registry;
+pub mod status;
+pub mod store;

@@ -1,0 +1,146 @@
+//! `edge-node status`: what the archive keeper must act on, in one view.
+
+use anyhow::Result;
+use jilu_common::compliance::{self, Finding};
+use jilu_common::time::{self, Millis};
+use serde::Serialize;
+
+use crate::edge::{now_ms, Edge};
+use crate::store;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub node: String,
+    pub county: String,
+    pub now: Millis,
+    pub items: u64,
+    pub bytes: u64,
+    /// not yet verified at the center
+    pub upload_items: u64,
+    pub upload_bytes: u64,
+    pub oldest_waiting: Option<Millis>,
+    /// devices out in the field
+    pub checked_out: Vec<String>,
+    /// ingests interrupted and not yet cleaned up (a read-write command cleans them)
+    pub interrupted_ingests: u64,
+    pub audit_entries: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl Edge {
+    pub fn status(&self) -> Result<Status> {
+        let now = now_ms();
+        let items = self.items()?;
+        let activities = self.activities()?;
+        let matters = self.matters()?;
+        let plain: Vec<_> = items.iter().map(|r| r.item.clone()).collect();
+        let findings = compliance::check(&activities, &plain, &matters, &self.cfg.rules, now);
+        let waiting: Vec<_> = items
+            .iter()
+            .filter(|r| r.center_verified_at.is_none())
+            .collect();
+        let checked_out = self
+            .devices()?
+            .into_iter()
+            .filter(|d| d.status == jilu_common::registry::DeviceStatus::CheckedOut)
+            .map(|d| d.id)
+            .collect();
+        Ok(Status {
+            node: self.cfg.node.clone(),
+            county: self.cfg.county.clone(),
+            now,
+            items: items.len() as u64,
+            bytes: items.iter().map(|r| r.item.size).sum(),
+            upload_items: waiting.len() as u64,
+            upload_bytes: waiting.iter().map(|r| r.item.size).sum(),
+            oldest_waiting: waiting.iter().map(|r| r.item.ingested_at).min(),
+            checked_out,
+            interrupted_ingests: self.store.scan(store::PENDING)?.len() as u64,
+            audit_entries: self.head().next,
+            findings,
+        })
+    }
+}
+
+/// The status as an archive keeper reads it.
+pub fn render(s: &Status) -> String {
+    let mut out = String::new();
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    out.push_str(&format!(
+        "Jilu edge {} (county {}) at {}\n",
+        s.node,
+        s.county,
+        time::format(s.now)
+    ));
+    out.push_str(&format!(
+        "  stored:            {} items, {:.1} MiB\n",
+        s.items,
+        mib(s.bytes)
+    ));
+    let oldest = s
+        .oldest_waiting
+        .map(|t| format!(", oldest waiting {}", time::human_duration(s.now - t)))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "  waiting to upload: {} items, {:.1} MiB{oldest} (no center link configured yet)\n",
+        s.upload_items,
+        mib(s.upload_bytes)
+    ));
+    out.push_str(&format!(
+        "  devices out:       {}\n",
+        if s.checked_out.is_empty() {
+            "none".to_string()
+        } else {
+            s.checked_out.join(", ")
+        }
+    ));
+    out.push_str(&format!(
+        "  audit log:         {} entries\n",
+        s.audit_entries
+    ));
+    if s.interrupted_ingests > 0 {
+        out.push_str(&format!(
+            "  interrupted ingests: {} (cleaned up by the next ingest or dock run)\n",
+            s.interrupted_ingests
+        ));
+    }
+    if s.findings.is_empty() {
+        out.push_str("  findings:          none\n");
+        return out;
+    }
+    out.push_str(&format!("  findings:          {}\n", s.findings.len()));
+    for f in &s.findings {
+        let line = match f {
+            Finding::Unlinked { item, name } => format!(
+                "recording {} ({name}) is not linked to any activity",
+                &item[..12]
+            ),
+            Finding::NoRecording { activity, matter } => {
+                format!("activity {activity} (listed matter {matter}) has no recording")
+            }
+            Finding::CoverageGap { activity, from, to } => format!(
+                "activity {activity}: no recording from {} to {} ({}) and no interruption record",
+                time::format(*from),
+                time::format(*to),
+                time::human_duration(to - from)
+            ),
+            Finding::HandoverOverdue { activity, deadline } => {
+                format!(
+                    "activity {activity}: nothing handed over, deadline was {}",
+                    time::format(*deadline)
+                )
+            }
+            Finding::HandedOverLate {
+                item,
+                deadline,
+                ingested_at,
+            } => format!(
+                "recording {} handed over {} after its deadline",
+                &item[..12.min(item.len())],
+                time::human_duration(ingested_at - deadline)
+            ),
+        };
+        out.push_str(&format!("    [{}] {line}\n", f.article()));
+    }
+    out
+}
