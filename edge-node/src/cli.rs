@@ -761,6 +761,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 settle: Duration::from_secs(*settle),
             };
             let json_out = cli.json;
+            if !json_out && !once {
+                println!(
+                    "watching {} for docked devices (one folder per device id), every {interval}s{}; Ctrl-C to stop",
+                    dir.display(),
+                    if *wipe { ", deleting verified files from the devices" } else { "" }
+                );
+            }
             edge.dock_watch(
                 &actor,
                 &opts,
@@ -1075,7 +1082,7 @@ fn ingest(cli: &Cli, actor: &str, a: &IngestArgs) -> Result<ExitCode> {
         }
     }
     if failed > 0 {
-        if !cli.json {
+        if !cli.json && files.len() > 1 {
             eprintln!("{failed} of {} files were not stored; the others are stored and acknowledged above", files.len());
         }
         return Ok(ExitCode::FAILURE);

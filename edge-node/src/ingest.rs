@@ -153,14 +153,17 @@ impl Edge {
         ctx: &Resolved,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Ack> {
+        // stat before open: opening a FIFO or a device node could block or consume it
+        let meta =
+            std::fs::metadata(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        if !meta.is_file() {
+            bail!(
+                "{} is not a regular file: only recordings (files) can be ingested",
+                path.display()
+            );
+        }
         let mut file =
             File::open(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-        if !meta.is_file() {
-            bail!("{} is not a regular file", path.display());
-        }
         let len = meta.len();
         let mtime = meta
             .modified()
