@@ -28,6 +28,20 @@ pub struct Activity {
     /// hashes of the items recorded during this activity
     #[serde(default)]
     pub items: Vec<String>,
+    /// long-term preservation (art. 16), set at the city bureau
+    #[serde(default)]
+    pub hold: Option<Hold>,
+    /// secrecy classification (art. 14), set at the city bureau
+    #[serde(default)]
+    pub classification: Option<String>,
+}
+
+/// Art. 16: a record kept long-term (dispute, obstruction or assault, major matter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub reason: String,
+    pub by: String,
+    pub at: Millis,
 }
 
 /// Art. 9: the party was told that recording is under way.

@@ -36,6 +36,21 @@ pub enum Action {
     SourceWiped,
     Access,
     Export,
+    /// the center verified every byte of an item (recorded at both ends)
+    VerifiedAtCenter,
+    /// an item's footage was freed at the edge after the center verified it
+    ChunksFreed,
+    /// changes to a document arrived from a peer and were merged
+    DocumentMerged,
+    /// changes a peer sent were refused (not its document, or not its actor)
+    ChangeRefused,
+    /// a node connected or was refused
+    PeerConnected,
+    PeerRefused,
+    /// decisions taken at the center
+    InterruptionDecided,
+    HoldSet,
+    ClassificationSet,
 }
 
 /// One log entry. `prev` is the hash of the previous entry's stored bytes.

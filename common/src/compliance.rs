@@ -213,6 +213,8 @@ mod tests {
             activity: activity.map(str::to_string),
             ingested_at: ingested,
             period: "2026-11".into(),
+            county: "1".into(),
+            node: "edge-1".into(),
         }
     }
 
@@ -229,6 +231,8 @@ mod tests {
             annotations: vec![],
             interruptions: vec![],
             items: vec![],
+            hold: None,
+            classification: None,
         }
     }
 

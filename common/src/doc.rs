@@ -280,6 +280,8 @@ mod tests {
             annotations: vec![],
             interruptions: vec![],
             items: vec!["ab".into()],
+            hold: None,
+            classification: None,
         }
     }
 

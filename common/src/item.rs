@@ -30,6 +30,9 @@ pub struct Item {
     pub ingested_at: Millis,
     /// storage period the chunks were written in (unit of eviction)
     pub period: String,
+    /// county and node that ingested it (the center checks them against the certificate)
+    pub county: String,
+    pub node: String,
 }
 
 impl Item {

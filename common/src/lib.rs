@@ -3,7 +3,8 @@
 //!
 //! Nothing here does I/O or reads the clock: every function takes what it needs
 //! (bytes, records, "now") as arguments, so the edge node, the center and the tests
-//! all run the same deterministic logic.
+//! all run the same deterministic logic. The one exception is [`codec`]'s `read` and
+//! `write`, generic over any async stream so both drivers frame messages alike.
 //!
 //! # Layout
 //! - [`time`] — Unix-millisecond timestamps, RFC 3339 text, calendar months.
@@ -18,10 +19,16 @@
 //! - [`item`] — a stored recording and where its times came from (art. 11, 13).
 //! - [`compliance`] — the checks `status` reports (art. 5, 6, 8, 12, 13).
 //! - [`doc`] — typed records <-> Automerge documents.
+//! - [`wire`] — the sync protocol's messages, goals and non-goals.
+//! - [`codec`] — length-prefixed, size-limited frames (the only user of bincode).
+//! - [`sync`] — document ownership and the pure decisions of a sync session.
+//! - [`transfer`] — the center's per-item receive state: verify, resume, complete.
+//! - [`schedule`] — upload order, bandwidth cap and reconnect backoff.
 
 pub mod activity;
 pub mod audit;
 pub mod chunk_tree;
+pub mod codec;
 pub mod compliance;
 pub mod doc;
 pub mod item;
@@ -29,4 +36,8 @@ pub mod ledger;
 pub mod matter;
 pub mod media;
 pub mod registry;
+pub mod schedule;
+pub mod sync;
 pub mod time;
+pub mod transfer;
+pub mod wire;

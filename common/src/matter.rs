@@ -34,6 +34,16 @@ pub struct Matter {
     pub retention_days: u32,
 }
 
+/// Name of the city-wide catalogue document.
+pub const CATALOGUE: &str = "catalogue";
+
+/// The catalogue document as first issued: byte-identical on every node (fixed
+/// actor and time), so independently seeded copies merge into one history.
+pub fn seed_catalogue() -> Result<automerge::AutoCommit, crate::doc::DocError> {
+    let rows: Vec<(String, Matter)> = annex().into_iter().map(|m| (m.id.clone(), m)).collect();
+    crate::doc::seeded("jilu-annex-2019", &["matters"], &rows)
+}
+
 /// Art. 15: footage is kept for three months.
 pub const DEFAULT_RETENTION_DAYS: u32 = 92;
 

@@ -106,6 +106,8 @@ impl Edge {
             annotations: vec![],
             interruptions: vec![],
             items: vec![],
+            hold: None,
+            classification: None,
         };
         let mut d = self.load_or_new_doc(&name)?;
         doc::put(&mut d, &["activity"], &activity)?;

@@ -124,6 +124,26 @@ pub enum Command {
     Audit(AuditCmd),
     /// Upload queue and compliance findings (art. 5, 6, 8, 12, 13).
     Status,
+    /// Documents held (Automerge), with their heads: equal heads mean equal contents.
+    Docs,
+    /// Sync with the city center ([center] in edge.toml): documents, then footage.
+    Sync {
+        /// Sync until nothing is left to send, then exit (default: keep syncing).
+        #[arg(long)]
+        once: bool,
+        /// With --once: give up (exit 1) after this many seconds without a completed sync.
+        #[arg(long, default_value_t = 120)]
+        give_up: u64,
+    },
+    /// Run the office's daemon: sync with the center and, with --dock, dock watch.
+    Run {
+        /// Dock folder to watch (DIR/<device-id>/...).
+        #[arg(long)]
+        dock: Option<PathBuf>,
+        /// With --dock: delete files from devices once their stored copy re-verifies.
+        #[arg(long)]
+        wipe: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -434,6 +454,12 @@ fn open_rw(cli: &Cli) -> Result<Edge> {
         eprintln!("note: discarded {n} ingest(s) interrupted before they were acknowledged (their files are still on the device; see `edge-node audit show`)");
     }
     Ok(edge)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn open_ro(cli: &Cli) -> Result<Edge> {
@@ -856,6 +882,117 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         e.detail
                     );
                 }
+            }
+        }
+        Command::Docs => {
+            let edge = open_ro(&cli)?;
+            for name in edge.doc_names("")? {
+                if let Some(mut d) = edge.load_doc(&name)? {
+                    let mut heads: Vec<String> =
+                        d.get_heads().iter().map(|h| h.to_string()).collect();
+                    heads.sort();
+                    if cli.json {
+                        print_json(
+                            &json!({"name": name, "heads": heads, "content": jilu_common::doc::to_json(&d)?}),
+                        );
+                    } else {
+                        println!("{name:<40} {}", heads.join(","));
+                    }
+                }
+            }
+        }
+        Command::Sync { once, give_up } => {
+            let edge = std::sync::Arc::new(open_rw(&cli)?);
+            let report = runtime()?.block_on(async move {
+                let cancel = tokio_util::sync::CancellationToken::new();
+                let c = cancel.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    c.cancel();
+                });
+                crate::uplink::run(edge, *once, Duration::from_secs(*give_up), cancel).await
+            })?;
+            if cli.json {
+                print_json(&serde_json::to_value(&report)?);
+            } else {
+                println!(
+                    "sync: {} session(s), {} document(s) merged, {} item(s) verified at the center, {:.1} MiB sent",
+                    report.sessions,
+                    report.docs_synced,
+                    report.items_verified,
+                    report.bytes_sent as f64 / 1048576.0
+                );
+                for d in &report.docs_refused {
+                    println!("  the center refused our changes to {d} (see `edge-node audit show --subject doc:{d}`)");
+                }
+                for h in &report.refused_items {
+                    println!("  the center refused item {h} (see `edge-node audit show --subject item:{h}`)");
+                }
+                for h in &report.locally_corrupt {
+                    println!("  LOCAL CORRUPTION: item {h} is damaged in this node's store and was not uploaded; keep the device's copy");
+                }
+            }
+            // footage that will not reach the center needs the keeper's attention
+            if !report.locally_corrupt.is_empty() || !report.refused_items.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Run { dock, wipe } => {
+            let edge = std::sync::Arc::new(open_rw(&cli)?);
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let rt = runtime()?;
+            let dock_thread = dock.clone().map(|dir| {
+                let (edge, cancel, actor, wipe) =
+                    (edge.clone(), cancel.clone(), actor.clone(), *wipe);
+                std::thread::spawn(move || {
+                    let opts = DockOptions {
+                        dir,
+                        wipe,
+                        once: false,
+                        interval: Duration::from_secs(5),
+                        settle: Duration::from_secs(3),
+                    };
+                    edge.dock_watch(
+                        &actor,
+                        &opts,
+                        &mut |ev| println!("{}", serde_json::to_string(ev).unwrap_or_default()),
+                        &|| cancel.is_cancelled(),
+                    )
+                })
+            });
+            println!(
+                "edge {} running{}{}; Ctrl-C to stop",
+                edge.cfg.node,
+                if edge.cfg.center.is_some() {
+                    ", syncing with the center"
+                } else {
+                    ""
+                },
+                if dock.is_some() {
+                    ", watching the dock"
+                } else {
+                    ""
+                }
+            );
+            rt.block_on(async {
+                let c = cancel.clone();
+                let sync = edge.cfg.center.is_some().then(|| {
+                    tokio::spawn(crate::uplink::run(edge.clone(), false, Duration::MAX, c))
+                });
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                cancel.cancel();
+                if let Some(s) = sync {
+                    let _ = tokio::time::timeout(Duration::from_secs(8), s).await;
+                }
+                anyhow::Ok(())
+            })?;
+            if let Some(t) = dock_thread {
+                t.join().map_err(|_| anyhow!("dock watch panicked"))??;
             }
         }
         Command::Status => {

@@ -25,6 +25,63 @@ pub struct EdgeConfig {
     /// Compliance checks shown by `status` (art. 5, 6, 8, 12, 13).
     #[serde(default)]
     pub rules: Rules,
+    /// The city center this office uploads to; absent: the node works offline only.
+    #[serde(default)]
+    pub center: Option<CenterLink>,
+    /// Local footage space.
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// How to reach the center. Certificate paths are relative to the data directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CenterLink {
+    /// UDP address of the center, e.g. "10.1.0.5:7443".
+    pub addr: String,
+    /// The center's node name (the name in its certificate).
+    pub name: String,
+    /// This node's certificate and key and the CA, as `certs issue` wrote them.
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
+    /// Items uploaded at once (QUIC streams). Default 2.
+    #[serde(default = "default_streams")]
+    pub streams: u32,
+    /// Upload cap in bytes per second; 0 = no cap. Share a thin county link with a cap.
+    #[serde(default)]
+    pub bandwidth_bytes_per_sec: u64,
+    /// Keep-alive on the link, ms. Default 2000: a cut link is noticed within the idle timeout.
+    #[serde(default = "default_keepalive")]
+    pub keepalive_ms: u64,
+    /// A silent link is given up after this many ms and redialled. Default 8000.
+    #[serde(default = "default_idle")]
+    pub idle_timeout_ms: u64,
+    /// Reconnect backoff cap, ms (jittered exponential from 200 ms). Default 4000.
+    #[serde(default = "default_backoff_cap")]
+    pub backoff_cap_ms: u64,
+}
+
+fn default_streams() -> u32 {
+    2
+}
+fn default_keepalive() -> u64 {
+    2000
+}
+fn default_idle() -> u64 {
+    8000
+}
+fn default_backoff_cap() -> u64 {
+    4000
+}
+
+/// Local footage space.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// When stored footage exceeds this many bytes, footage the center has verified
+    /// is freed, oldest first, until it is below. 0 (default): never free footage.
+    pub evict_watermark_bytes: u64,
 }
 
 fn default_offset() -> i32 {
@@ -39,6 +96,8 @@ impl EdgeConfig {
             device_utc_offset_minutes: default_offset(),
             check: CheckPolicy::default(),
             rules: Rules::default(),
+            center: None,
+            storage: Storage::default(),
         }
     }
 
@@ -81,7 +140,23 @@ impl EdgeConfig {
              # art. 13: hours after an activity ends by which its footage must be ingested.\n\
              handover_hours = {hh}\n\
              # Gaps between recordings shorter than this (ms) are file splits, not coverage gaps.\n\
-             gap_tolerance_ms = {gap}\n",
+             gap_tolerance_ms = {gap}\n\
+             \n\
+             # Local footage space: above this many bytes, footage the center has verified is\n\
+             # freed, oldest first. 0 = never free footage.\n\
+             [storage]\n\
+             evict_watermark_bytes = 0\n\
+             \n\
+             # The city center (uncomment and fill in to upload; certificate paths are relative\n\
+             # to this folder; see README, \"Deployment\").\n\
+             # [center]\n\
+             # addr = \"10.1.0.5:7443\"\n\
+             # name = \"center-city\"\n\
+             # cert = \"certs/{node}.pem\"\n\
+             # key = \"certs/{node}.key\"\n\
+             # ca = \"certs/ca.pem\"\n\
+             # streams = 2\n\
+             # bandwidth_bytes_per_sec = 0\n",
             node = self.node,
             county = self.county,
             off = self.device_utc_offset_minutes,

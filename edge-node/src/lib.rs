@@ -10,6 +10,7 @@
 //! - [`ledger`] — check-out / check-in with the pre-use check.
 //! - [`activities`] — enforcement activities, notices, annotations, interruptions.
 //! - [`ingest`] — durable, chunked, hashed footage ingest and crash recovery.
+//! - [`evict`] — freeing an uploaded item's footage without rewriting other footage.
 //! - [`dock`] — dock watch for collection workstations.
 //! - [`status`] — the archive keeper's view: queue and compliance findings.
 //! - [`cli`] — the `edge-node` command line.
@@ -19,8 +20,10 @@ pub mod cli;
 pub mod config;
 pub mod dock;
 pub mod edge;
+pub mod evict;
 pub mod ingest;
 pub mod ledger;
 pub mod registry;
 pub mod status;
 pub mod store;
+pub mod uplink;

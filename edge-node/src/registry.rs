@@ -4,14 +4,13 @@
 use anyhow::{anyhow, bail, Result};
 use jilu_common::audit::Action;
 use jilu_common::doc;
-use jilu_common::matter::{annex, Matter};
+use jilu_common::matter::Matter;
 use jilu_common::registry::{Device, DeviceStatus, Officer};
 use serde_json::json;
 
 use crate::edge::Edge;
 
-/// The city-wide catalogue; seeded identically everywhere (see [`doc::seeded`]).
-pub const CATALOGUE: &str = "catalogue";
+pub use jilu_common::matter::CATALOGUE;
 
 pub fn registry_doc(county: &str) -> String {
     format!("registry/{county}")
@@ -19,8 +18,7 @@ pub fn registry_doc(county: &str) -> String {
 
 /// The catalogue as first issued, byte-identical on every node.
 pub fn seed_catalogue() -> Result<automerge::AutoCommit> {
-    let rows: Vec<(String, Matter)> = annex().into_iter().map(|m| (m.id.clone(), m)).collect();
-    Ok(doc::seeded("jilu-annex-2019", &["matters"], &rows)?)
+    Ok(jilu_common::matter::seed_catalogue()?)
 }
 
 impl Edge {

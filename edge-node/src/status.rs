@@ -25,6 +25,13 @@ pub struct Status {
     pub interrupted_ingests: u64,
     pub audit_entries: u64,
     pub findings: Vec<Finding>,
+    /// the link to the center, if one is configured
+    pub link: Option<crate::uplink::LinkState>,
+    pub center_configured: bool,
+    /// items found damaged in this node's store (not uploaded)
+    pub locally_corrupt: Vec<String>,
+    /// items the center refused from this node, with its reason
+    pub refused: Vec<(String, String)>,
 }
 
 impl Edge {
@@ -58,6 +65,13 @@ impl Edge {
             interrupted_ingests: self.store.scan(store::PENDING)?.len() as u64,
             audit_entries: self.head().next,
             findings,
+            link: crate::uplink::link_state(self)?,
+            center_configured: self.cfg.center.is_some(),
+            locally_corrupt: crate::uplink::corrupt_items(self)?
+                .into_iter()
+                .map(|(h, _)| h)
+                .collect(),
+            refused: crate::uplink::refused_items(self)?,
         })
     }
 }
@@ -81,11 +95,43 @@ pub fn render(s: &Status) -> String {
         .oldest_waiting
         .map(|t| format!(", oldest waiting {}", time::human_duration(s.now - t)))
         .unwrap_or_default();
+    let eta = match &s.link {
+        Some(l) if l.recent_rate > 0.0 && s.upload_bytes > 0 => format!(
+            ", drains in about {} at the recent rate",
+            time::human_duration((s.upload_bytes as f64 / l.recent_rate * 1000.0) as i64)
+        ),
+        _ => String::new(),
+    };
     out.push_str(&format!(
-        "  waiting to upload: {} items, {:.1} MiB{oldest} (no center link configured yet)\n",
+        "  waiting to upload: {} items, {:.1} MiB{oldest}{eta}\n",
         s.upload_items,
         mib(s.upload_bytes)
     ));
+    match (&s.link, s.center_configured) {
+        (_, false) => out.push_str("  center link:       none configured (offline node)\n"),
+        (None, true) => out.push_str("  center link:       never connected\n"),
+        (Some(l), true) => out.push_str(&format!(
+            "  center link:       {} since {}; last contact {}; {:.1} MiB sent, {} items verified{}\n",
+            l.state,
+            time::format(l.since),
+            l.last_contact.map(time::format).unwrap_or_else(|| "never".into()),
+            l.bytes_sent as f64 / 1048576.0,
+            l.items_verified,
+            l.last_error.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+        )),
+    }
+    for (h, why) in &s.refused {
+        out.push_str(&format!(
+            "  REFUSED BY CENTER: item {}: {why}\n",
+            &h[..16.min(h.len())]
+        ));
+    }
+    for h in &s.locally_corrupt {
+        out.push_str(&format!(
+            "  LOCAL CORRUPTION:  item {} is damaged in this store and is not uploaded\n",
+            &h[..16.min(h.len())]
+        ));
+    }
     out.push_str(&format!(
         "  devices out:       {}\n",
         if s.checked_out.is_empty() {

@@ -228,3 +228,6 @@ pub fn text(out: &Output) -> String {
 pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value> {
     values.iter().find(|v| v[key].as_str() == Some(want))
 }
+
+pub mod cluster;
+pub mod fault_proxy;

@@ -1,0 +1,298 @@
+//! The `center` command line: run the center, list its edges and items, and take
+//! the bureau's decisions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+use clap::{Parser, Subcommand};
+use jilu_common::time;
+use jilu_store::db::Mode;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, Decision};
+use crate::center::Center;
+use crate::config::CenterConfig;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "center",
+    version,
+    about = "Jilu center: receives county edges' footage and metadata over mutually authenticated QUIC, verifies every byte, merges every county's records."
+)]
+pub struct Cli {
+    /// The center's configuration (see `center example-config`).
+    #[arg(
+        long,
+        global = true,
+        env = "JILU_CENTER_CONFIG",
+        default_value = "center.toml"
+    )]
+    pub config: PathBuf,
+    /// Print JSON (one value per line).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who takes a decision, as written in the audit log.
+    #[arg(
+        long = "as",
+        global = true,
+        env = "JILU_ACTOR",
+        default_value = "bureau"
+    )]
+    pub actor: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the center: accept edges until Ctrl-C / SIGTERM.
+    Run,
+    /// Print an annotated center.toml.
+    ExampleConfig,
+    /// The edges that have connected, with their figures.
+    Edges,
+    /// Items verified at the center.
+    Items,
+    /// Activities of all counties, as merged.
+    Activities,
+    /// Approve (or with --reject, reject) an interruption record (art. 12).
+    Approve {
+        #[arg(long)]
+        county: String,
+        #[arg(long)]
+        activity: String,
+        /// Interruption id within the activity (I1, I2, ...).
+        #[arg(long)]
+        interruption: String,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Set a hold for long-term preservation (art. 16).
+    Hold {
+        #[arg(long)]
+        county: String,
+        #[arg(long)]
+        activity: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Check the center's audit log.
+    AuditVerify,
+    /// Documents held (Automerge), with their heads; --county limits to what that county's edge syncs.
+    Docs {
+        #[arg(long)]
+        county: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JILU_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut text = String::new();
+            for cause in e.chain() {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    if !text.is_empty() {
+                        text.push_str(": ");
+                    }
+                    text.push_str(&c);
+                }
+            }
+            eprintln!("error: {}", text.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn decide(cli: &Cli, d: Decision) -> Result<ExitCode> {
+    let cfg = CenterConfig::load(&cli.config)?;
+    let message = match admin::send(&cfg.data_dir, &d).await? {
+        Some(reply) if reply.ok => reply.message,
+        Some(reply) => return Err(anyhow!(reply.message)),
+        None => {
+            let center = Center::open(cfg, Mode::ReadWrite)?;
+            tokio::task::spawn_blocking(move || admin::apply(&center, &d)).await??
+        }
+    };
+    println!("{message}; the county edge receives it at its next sync");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::ExampleConfig => {
+            print!("{}", CenterConfig::example());
+        }
+        Command::Run => {
+            let cfg = CenterConfig::load(&cli.config)?;
+            let center = Arc::new(Center::open(cfg, Mode::ReadWrite)?);
+            let cancel = CancellationToken::new();
+            let (server, handle) = crate::server::start(center.clone(), cancel.clone()).await?;
+            let admin_task = tokio::spawn(admin::serve(center.clone(), cancel.clone()));
+            println!(
+                "center {} listening on {} (QUIC, mutual TLS)",
+                center.cfg.node, server.local_addr
+            );
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            cancel.cancel();
+            // shutdown with a deadline: sessions flush what they received
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(8), handle).await;
+            let _ = admin_task.await;
+        }
+        Command::Edges => {
+            let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
+            for p in center.peers()? {
+                if cli.json {
+                    println!("{}", serde_json::to_string(&p)?);
+                } else {
+                    let eta = if p.recent_rate > 0.0 && p.pending_bytes > 0 {
+                        time::human_duration(
+                            (p.pending_bytes as f64 / p.recent_rate * 1000.0) as i64,
+                        )
+                    } else {
+                        "-".into()
+                    };
+                    println!(
+                        "{:<18} county {:<8} {:<7} last contact {}  received {:.1} MiB  verified {} items  pending {} items / {:.1} MiB  eta {}{}",
+                        p.node,
+                        p.county,
+                        if p.connected { "online" } else { "offline" },
+                        time::format(p.last_contact),
+                        p.bytes_received as f64 / 1048576.0,
+                        p.items_verified,
+                        p.pending_items,
+                        p.pending_bytes as f64 / 1048576.0,
+                        eta,
+                        p.last_refusal.as_ref().map(|r| format!("  last refusal: {r}")).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Command::Items => {
+            let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
+            for i in center.items()? {
+                if cli.json {
+                    println!("{}", serde_json::to_string(&i)?);
+                } else {
+                    println!(
+                        "{}  {:>10} B  county {}  from {}  verified {}  {}",
+                        &i.item.hash[..16],
+                        i.item.size,
+                        i.item.county,
+                        i.origin,
+                        time::format(i.verified_at),
+                        i.item.original_name
+                    );
+                }
+            }
+        }
+        Command::Activities => {
+            let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
+            for a in center.activities()? {
+                println!("{}", serde_json::to_string(&a)?);
+            }
+        }
+        Command::Approve {
+            county,
+            activity,
+            interruption,
+            reject,
+            note,
+        } => {
+            return decide(
+                &cli,
+                Decision::Interruption {
+                    by: cli.actor.clone(),
+                    county: county.clone(),
+                    activity: activity.clone(),
+                    interruption: interruption.clone(),
+                    approve: !reject,
+                    note: note.clone(),
+                },
+            )
+            .await;
+        }
+        Command::Hold {
+            county,
+            activity,
+            reason,
+        } => {
+            return decide(
+                &cli,
+                Decision::Hold {
+                    by: cli.actor.clone(),
+                    county: county.clone(),
+                    activity: activity.clone(),
+                    reason: reason.clone(),
+                },
+            )
+            .await;
+        }
+        Command::Docs { county } => {
+            let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
+            for name in center.journal.doc_names("")? {
+                if county
+                    .as_ref()
+                    .is_some_and(|c| !jilu_common::sync::visible_to(&name, c))
+                {
+                    continue;
+                }
+                if let Some(mut d) = center.journal.load_doc(&name)? {
+                    let mut heads: Vec<String> =
+                        d.get_heads().iter().map(|h| h.to_string()).collect();
+                    heads.sort();
+                    if cli.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"name": name, "heads": heads, "content": jilu_common::doc::to_json(&d)?})
+                        );
+                    } else {
+                        println!("{name:<40} {}", heads.join(","));
+                    }
+                }
+            }
+        }
+        Command::AuditVerify => {
+            let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
+            let r = center.journal.verify_audit()?;
+            if r.is_intact() {
+                println!("audit log intact: {} entries", r.entries);
+            } else {
+                println!("audit log BROKEN: {} problems", r.problems.len());
+                for p in &r.problems {
+                    println!("  {p}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

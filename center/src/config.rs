@@ -1,0 +1,102 @@
+//! `center.toml`: where the center listens, keeps its data and finds its
+//! certificates. Every field is documented with its default and how to size it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CenterConfig {
+    /// This center's node name: must be the name in its certificate (edges dial it by this name).
+    pub node: String,
+    /// UDP address for QUIC. Default 0.0.0.0:7443.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where RocksDB (`db/`) and the verified blobs (`blobs/`) live. Relative paths are
+    /// relative to this file.
+    pub data_dir: PathBuf,
+    pub tls: TlsFiles,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// PEM files, as `certs issue` writes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+    /// The CA's revocation list. Re-read every `crl_reload_secs`: a revoked node's new
+    /// handshakes are refused and its open connections closed. An expired CRL refuses
+    /// every client (revocation must be current), so refresh it with `certs crl`.
+    pub crl: PathBuf,
+    #[serde(default = "default_crl_reload")]
+    pub crl_reload_secs: u64,
+}
+
+/// Memory and concurrency bounds. QUIC flow-control windows bound the bytes in
+/// flight per connection; each window costs at most its size in buffered memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Items one edge may upload at once (streams). Default 4.
+    pub streams_per_edge: u32,
+    /// Per-stream receive window, bytes. Default 4 MiB: four chunks in flight per item.
+    pub stream_window: u32,
+    /// Per-connection receive window, bytes. Default 16 MiB: memory bound per edge.
+    pub connection_window: u32,
+    /// Close a silent connection after this many ms. Default 15000; edges keep alive every 3 s.
+    pub idle_timeout_ms: u32,
+    /// Received chunks made durable (fsync + bitmap) at least every this many chunks. Default 8.
+    pub sync_every_chunks: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            streams_per_edge: 4,
+            stream_window: 4 << 20,
+            connection_window: 16 << 20,
+            idle_timeout_ms: 15_000,
+            sync_every_chunks: 8,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 7443))
+}
+
+fn default_crl_reload() -> u64 {
+    5
+}
+
+impl CenterConfig {
+    pub fn load(path: &Path) -> Result<CenterConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        let mut cfg: CenterConfig = toml::from_str(&text)
+            .map_err(|e| anyhow!("{} is not valid: {}", path.display(), e.message().trim()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut cfg.data_dir);
+        abs(&mut cfg.tls.cert);
+        abs(&mut cfg.tls.key);
+        abs(&mut cfg.tls.ca);
+        abs(&mut cfg.tls.crl);
+        Ok(cfg)
+    }
+
+    /// An annotated example, for `center example-config`.
+    pub fn example() -> &'static str {
+        include_str!("../center.example.toml")
+    }
+}

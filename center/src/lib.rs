@@ -1,0 +1,22 @@
+//! The Jilu center: accepts county edges over mutually authenticated QUIC,
+//! verifies every byte they upload against the BLAKE3 hash taken at ingest, and
+//! merges every county's metadata (Automerge) into one custody and retention view.
+//!
+//! # Layout
+//! - [`config`] — `center.toml`.
+//! - [`center`] — state and every decision on what peers send (documents, offers, completion).
+//! - [`blobs`] — content-addressed verified footage on local disk.
+//! - [`tls`] — rustls mTLS with the CRL enforced, no resumption, no 0-RTT.
+//! - [`server`] — the QUIC endpoint, peer identity, CRL reload and revocation.
+//! - [`session`] — one edge's streams: control (hello, documents) and items.
+//! - [`admin`] — decisions at the bureau (approvals, holds) via a local socket.
+//! - [`cli`] — the `center` command line.
+
+pub mod admin;
+pub mod blobs;
+pub mod center;
+pub mod cli;
+pub mod config;
+pub mod server;
+pub mod session;
+pub mod tls;

@@ -1,0 +1,5 @@
+//! `center`: see `center --help`.
+
+fn main() -> std::process::ExitCode {
+    center::cli::main()
+}

@@ -1,0 +1,212 @@
+//! Who may write which document, and the pure decisions of a document sync.
+//!
+//! Document names carry their owner: `activity/<county>/<id>`,
+//! `ledger/<county>/<month>` and `registry/<county>` belong to a county;
+//! `catalogue` and `policy/...` to the city. An edge syncs the documents of its own
+//! county and reads the city's; it may *write* only its county's, and every change it
+//! sends must be authored by its own actor (derived from its certificate's node
+//! name), so each change is attributable to the certificate that sent it.
+
+use std::collections::BTreeMap;
+
+use automerge::ActorId;
+
+use crate::wire::DocHeads;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    County(String),
+    City,
+}
+
+/// The owner of a document, from its name; `None` for names Jilu does not use.
+pub fn owner(name: &str) -> Option<Owner> {
+    let mut parts = name.split('/');
+    let kind = parts.next()?;
+    match kind {
+        "activity" | "ledger" => {
+            let county = parts.next()?;
+            let rest = parts.next()?;
+            (!county.is_empty() && !rest.is_empty() && parts.next().is_none())
+                .then(|| Owner::County(county.to_string()))
+        }
+        "registry" => {
+            let county = parts.next()?;
+            (!county.is_empty() && parts.next().is_none())
+                .then(|| Owner::County(county.to_string()))
+        }
+        "catalogue" => parts.next().is_none().then_some(Owner::City),
+        "policy" => parts.next().filter(|p| !p.is_empty()).map(|_| Owner::City),
+        _ => None,
+    }
+}
+
+/// Documents an edge of `county` receives and keeps.
+pub fn visible_to(name: &str, county: &str) -> bool {
+    match owner(name) {
+        Some(Owner::County(c)) => c == county,
+        Some(Owner::City) => true,
+        None => false,
+    }
+}
+
+/// Documents an edge of `county` may change.
+pub fn writable_by(name: &str, county: &str) -> bool {
+    matches!(owner(name), Some(Owner::County(c)) if c == county)
+}
+
+/// Why changes sent by a node were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// the document belongs to another county or to the city
+    #[error("document {name} does not belong to county {county}")]
+    NotOwner { name: String, county: String },
+    /// a change was authored by another actor than the sending node
+    #[error("document {name}: a change is authored by actor {actor}, not by node {node}")]
+    ForeignActor {
+        name: String,
+        actor: String,
+        node: String,
+    },
+}
+
+/// Checks changes a node sent: `new_actors` are the authors of the changes the
+/// receiver did not have before.
+pub fn check_changes(
+    name: &str,
+    county: &str,
+    node: &str,
+    node_actor: &ActorId,
+    new_actors: &[ActorId],
+) -> Result<(), Refusal> {
+    if new_actors.is_empty() {
+        return Ok(());
+    }
+    if !writable_by(name, county) {
+        return Err(Refusal::NotOwner {
+            name: name.to_string(),
+            county: county.to_string(),
+        });
+    }
+    if let Some(a) = new_actors.iter().find(|a| *a != node_actor) {
+        return Err(Refusal::ForeignActor {
+            name: name.to_string(),
+            actor: a.to_hex_string(),
+            node: node.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Names whose heads differ between `edge` and `center` (both sides' views of
+/// the documents visible to the edge), including ones only one side holds.
+pub fn differing(edge: &[DocHeads], center: &BTreeMap<String, Vec<[u8; 32]>>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for d in edge {
+        seen.insert(d.name.as_str());
+        let mut mine = d.heads.clone();
+        mine.sort_unstable();
+        let same = center.get(&d.name).is_some_and(|theirs| {
+            let mut t = theirs.clone();
+            t.sort_unstable();
+            t == mine
+        });
+        if !same {
+            out.push(d.name.clone());
+        }
+    }
+    for name in center.keys() {
+        if !seen.contains(name.as_str()) {
+            out.push(name.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::actor_for;
+
+    #[test]
+    fn owners_from_names() {
+        assert_eq!(
+            owner("activity/410422/A-1"),
+            Some(Owner::County("410422".into()))
+        );
+        assert_eq!(
+            owner("ledger/410422/2026-11"),
+            Some(Owner::County("410422".into()))
+        );
+        assert_eq!(
+            owner("registry/410422"),
+            Some(Owner::County("410422".into()))
+        );
+        assert_eq!(owner("catalogue"), Some(Owner::City));
+        assert_eq!(owner("policy/retention"), Some(Owner::City));
+        for bad in [
+            "",
+            "activity",
+            "activity/410422",
+            "activity//x",
+            "registry/a/b",
+            "catalogue/x",
+            "other/x",
+            "policy/",
+        ] {
+            assert_eq!(owner(bad), None, "{bad}");
+        }
+        assert!(visible_to("catalogue", "410422"));
+        assert!(!visible_to("activity/410423/A-1", "410422"));
+        assert!(!writable_by("catalogue", "410422"));
+    }
+
+    #[test]
+    fn only_own_county_and_own_actor() {
+        let me = actor_for("edge-a");
+        let other = actor_for("edge-b");
+        assert!(check_changes("activity/1/A", "1", "edge-a", &me, &[me.clone()]).is_ok());
+        assert!(
+            check_changes("catalogue", "1", "edge-a", &me, &[]).is_ok(),
+            "no new changes: nothing to refuse"
+        );
+        assert!(matches!(
+            check_changes("activity/2/A", "1", "edge-a", &me, &[me.clone()]),
+            Err(Refusal::NotOwner { .. })
+        ));
+        assert!(matches!(
+            check_changes("catalogue", "1", "edge-a", &me, &[me.clone()]),
+            Err(Refusal::NotOwner { .. })
+        ));
+        assert!(matches!(
+            check_changes("activity/1/A", "1", "edge-a", &me, &[me.clone(), other]),
+            Err(Refusal::ForeignActor { .. })
+        ));
+    }
+
+    #[test]
+    fn differing_finds_changed_and_one_sided_docs() {
+        let edge = vec![
+            DocHeads {
+                name: "a".into(),
+                heads: vec![[1; 32], [2; 32]],
+            },
+            DocHeads {
+                name: "b".into(),
+                heads: vec![[3; 32]],
+            },
+            DocHeads {
+                name: "c".into(),
+                heads: vec![[4; 32]],
+            },
+        ];
+        let mut center = BTreeMap::new();
+        center.insert("a".to_string(), vec![[2; 32], [1; 32]]); // same, other order
+        center.insert("b".to_string(), vec![[9; 32]]);
+        center.insert("d".to_string(), vec![[5; 32]]);
+        assert_eq!(differing(&edge, &center), vec!["b", "c", "d"]);
+    }
+}

@@ -1,0 +1,156 @@
+//! The edge ⇄ center sync protocol: its messages, and what it is for.
+//!
+//! # Goals
+//! - **Nothing unverified is called verified.** The edge sends each item's chunk
+//!   chaining values with its offer; the center checks that they rebuild the item's
+//!   root hash, checks every chunk against its value as it arrives (a bad chunk is
+//!   caught on its own and asked for again) and re-hashes the whole blob before it
+//!   answers `Verified`.
+//! - **Resume after every cut.** The center remembers which verified chunks it holds
+//!   durably; a new offer of the same item is answered with only the missing ranges.
+//! - **One round trip for everything unchanged.** The edge lists every document's
+//!   Automerge heads in one frame; only documents whose heads differ run the Automerge
+//!   sync protocol.
+//! - **Identity from the certificate.** No message carries who the sender is; the
+//!   center takes node, county and role from the client certificate.
+//! - **Bad input changes nothing.** Every frame is length-prefixed and size-limited
+//!   before it is decoded (see [`crate::codec`]); duplicates and replays are harmless
+//!   because every request is idempotent (offers, chunks and sync messages all
+//!   describe state, not deltas to apply blindly).
+//!
+//! # Non-goals
+//! - Center → edge footage transfer (edges never need footage back).
+//! - Peer-to-peer sync between edges.
+//!
+//! # Streams
+//! One QUIC connection per edge. The first bidirectional stream is the control
+//! stream: `Hello`/`Welcome`, then document sync. Each item travels on a
+//! bidirectional stream of its own: `Offer` → `Have`, `Chunk`s, `Done` → `Verified`
+//! or `Have` again (chunks still missing) or `Refused`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::item::Item;
+use crate::time::Millis;
+
+/// Bumped on any incompatible change; a center refuses other versions by name.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// ALPN protocol id on the QUIC handshake.
+pub const ALPN: &[u8] = b"jilu/1";
+
+/// Heads of one Automerge document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocHeads {
+    pub name: String,
+    pub heads: Vec<[u8; 32]>,
+}
+
+/// What an edge offers for upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    /// BLAKE3 root, also `item.hash` in hex
+    pub hash: [u8; 32],
+    pub size: u64,
+    /// chaining value of every chunk: they must rebuild `hash`
+    pub cvs: Vec<[u8; 32]>,
+    /// the edge's record of the item (attributed to the sending node by the center)
+    pub item: Item,
+}
+
+/// Edge → center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    Hello {
+        version: u16,
+        software: String,
+    },
+    /// every document the edge holds, with its heads
+    Heads {
+        docs: Vec<DocHeads>,
+    },
+    /// an Automerge sync message for `name` (None: nothing more to send)
+    DocSync {
+        name: String,
+        message: Option<Vec<u8>>,
+    },
+    /// the document sync is over for this session
+    DocsDone,
+    /// what the edge still has to upload (shown in `center edges`)
+    Queue {
+        items: u64,
+        bytes: u64,
+    },
+    Offer(Box<Offer>),
+    Chunk {
+        index: u64,
+        data: Vec<u8>,
+    },
+    /// all chunks the center asked for were sent
+    Done,
+}
+
+/// Center → edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Welcome {
+        version: u16,
+        center: String,
+        node: String,
+        county: String,
+    },
+    /// the request was not accepted; `reason` says why in words for the operator
+    Refused { reason: String },
+    /// documents whose heads differ or that only the center holds
+    Differ { names: Vec<String> },
+    DocSync {
+        name: String,
+        message: Option<Vec<u8>>,
+    },
+    /// chunk index ranges `[start, end)` the center still needs for the offered item
+    Have { missing: Vec<(u64, u64)> },
+    /// a chunk did not match its chaining value; the edge should re-read and resend it
+    ChunkRejected { index: u64 },
+    /// every byte matched; the custody event the center recorded
+    Verified { at: Millis, center: String },
+}
+
+/// Compresses sorted chunk indices into `[start, end)` ranges.
+pub fn to_ranges(indices: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for i in indices {
+        match out.last_mut() {
+            Some((_, end)) if *end == i => *end += 1,
+            _ => out.push((i, i + 1)),
+        }
+    }
+    out
+}
+
+/// Expands ranges, refusing ones that exceed `limit` chunks in total (a hostile or
+/// broken peer must not make us allocate without bound).
+pub fn from_ranges(ranges: &[(u64, u64)], limit: u64) -> Option<Vec<u64>> {
+    let mut out = Vec::new();
+    for &(start, end) in ranges {
+        if end < start || end > limit {
+            return None;
+        }
+        out.extend(start..end);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_round_trip() {
+        let idx = vec![0, 1, 2, 5, 7, 8];
+        let r = to_ranges(idx.clone());
+        assert_eq!(r, vec![(0, 3), (5, 6), (7, 9)]);
+        assert_eq!(from_ranges(&r, 9), Some(idx));
+        assert_eq!(from_ranges(&r, 8), None);
+        assert_eq!(from_ranges(&[(5, 2)], 10), None);
+    }
+}

@@ -1,0 +1,741 @@
+//! The edge's side of sync: dial the center over mutually authenticated QUIC,
+//! merge documents, upload items the center does not hold verified, and keep
+//! going across cuts (jittered exponential backoff, capped at a few seconds).
+//!
+//! Order of work in a session: documents first (they are small and carry the
+//! center's decisions back), then items, held items first, then by hand-over
+//! deadline, then oldest ([`jilu_common::schedule`]). Every chunk is re-read from
+//! the store and checked against its chaining value before it is sent: local
+//! corruption is reported as such and the item set aside, never sent or looped on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use automerge::sync::{Message, State, SyncDoc};
+use jilu_common::audit::Action;
+use jilu_common::chunk_tree::verify_chunk;
+use jilu_common::codec::{self, MAX_FRAME};
+use jilu_common::schedule::{upload_order, Backoff, Candidate, TokenBucket};
+use jilu_common::time::Millis;
+use jilu_common::wire::{from_ranges, DocHeads, Offer, Request, Response, PROTOCOL_VERSION};
+use jilu_common::{sync, time};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::config::CenterLink;
+use crate::edge::{now_ms, parse_hash, Edge, ItemRecord};
+use crate::store::{self, chunk_key};
+
+const LINK_KEY: &[u8] = b"link/state";
+const CORRUPT_PREFIX: &str = "corrupt/";
+const REFUSED_PREFIX: &str = "refused/";
+
+/// What `status` shows of the link.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkState {
+    /// "online", "offline" or "refused"
+    pub state: String,
+    pub since: Millis,
+    pub last_contact: Option<Millis>,
+    pub last_error: Option<String>,
+    /// payload bytes per second over the last uploaded item
+    pub recent_rate: f64,
+    pub bytes_sent: u64,
+    pub items_verified: u64,
+}
+
+/// What one `sync` run did (for `--once` and tests).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SyncReport {
+    pub sessions: u64,
+    pub docs_synced: u64,
+    pub docs_refused: Vec<String>,
+    pub items_verified: u64,
+    pub bytes_sent: u64,
+    pub locally_corrupt: Vec<String>,
+    pub refused_items: Vec<String>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| anyhow!("a store task failed: {e}"))?
+}
+
+fn client_config(edge: &Edge, link: &CenterLink) -> Result<quinn::ClientConfig> {
+    let dir = edge
+        .store
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let abs = |p: &std::path::Path| {
+        if p.is_relative() {
+            dir.join(p)
+        } else {
+            p.to_path_buf()
+        }
+    };
+    let certs = jilu_certs::pem::load_certs(abs(&link.cert))?;
+    let key = jilu_certs::pem::load_private_key(abs(&link.key))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in jilu_certs::pem::load_certs(abs(&link.ca))? {
+        roots
+            .add(ca)
+            .with_context(|| format!("{} is not a usable CA certificate", link.ca.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| anyhow!("TLS 1.3: {e}"))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| anyhow!("{} / {}: {e}", link.cert.display(), link.key.display()))?;
+    // a full handshake every time, so the center checks revocation every time
+    tls.resumption = rustls::client::Resumption::disabled();
+    tls.enable_early_data = false;
+    tls.alpn_protocols = vec![jilu_common::wire::ALPN.to_vec()];
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| anyhow!("QUIC TLS config: {e}"))?;
+    let mut cc = quinn::ClientConfig::new(Arc::new(quic));
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_millis(link.keepalive_ms.max(100))));
+    t.max_idle_timeout(
+        Duration::from_millis(link.idle_timeout_ms.max(500))
+            .try_into()
+            .ok(),
+    );
+    t.max_concurrent_uni_streams(0u8.into());
+    cc.transport_config(Arc::new(t));
+    Ok(cc)
+}
+
+/// Runs sync until `cancel`; with `once`, until nothing is left to send, or until
+/// `give_up` has passed without a successful session (a script must not hang on a
+/// link that is down or a center that refuses this node).
+pub async fn run(
+    edge: Arc<Edge>,
+    once: bool,
+    give_up: Duration,
+    cancel: CancellationToken,
+) -> Result<SyncReport> {
+    let link = edge.cfg.center.clone().ok_or_else(|| {
+        anyhow!("no [center] section in edge.toml: this node has no center to sync with")
+    })?;
+    let addr: std::net::SocketAddr = tokio::net::lookup_host(&link.addr)
+        .await
+        .with_context(|| format!("cannot resolve the center address {}", link.addr))?
+        .next()
+        .ok_or_else(|| anyhow!("the center address {} resolves to nothing", link.addr))?;
+    let client = client_config(&edge, &link)?;
+    let bind: std::net::SocketAddr = if addr.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    let mut endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
+    endpoint.set_default_client_config(client);
+    let report = Arc::new(Mutex::new(SyncReport::default()));
+    let mut backoff = Backoff::new(200, link.backoff_cap_ms.max(200));
+    let mut seed = now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    let started = Instant::now();
+    let mut last_error = None;
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        if once && started.elapsed() > give_up {
+            endpoint.close(quinn::VarInt::from_u32(0), b"edge giving up");
+            bail!(
+                "gave up after {}s without completing a sync: {}",
+                give_up.as_secs(),
+                last_error.unwrap_or_else(|| "no answer".into())
+            );
+        }
+        let attempt = async {
+            let conn = endpoint.connect(addr, &link.name)?.await?;
+            backoff.reset();
+            report.lock().unwrap_or_else(|p| p.into_inner()).sessions += 1;
+            session(&edge, &link, conn, once, &report, &cancel).await
+        };
+        match attempt.await {
+            Ok(()) => {
+                if once {
+                    break;
+                }
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                let refused = text.contains("revoked")
+                    || text.contains("certificate")
+                    || text.contains("Refused");
+                warn!("link to the center: {text}");
+                last_error = Some(text.clone());
+                let e2 = edge.clone();
+                let _ = blocking(move || {
+                    set_link(&e2, |l| {
+                        l.state = if refused {
+                            "refused".into()
+                        } else {
+                            "offline".into()
+                        };
+                        l.since = now_ms();
+                        l.last_error = Some(text);
+                    })
+                })
+                .await;
+            }
+        }
+        // jittered wait before redialling
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = backoff.next_ms((seed % 10_000) as f64 / 10_000.0);
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+        }
+    }
+    endpoint.close(quinn::VarInt::from_u32(0), b"edge stopping");
+    let out = report.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(out)
+}
+
+fn set_link(edge: &Edge, f: impl FnOnce(&mut LinkState)) -> Result<()> {
+    let mut l = link_state(edge)?.unwrap_or_default();
+    f(&mut l);
+    let mut tx = edge.begin();
+    tx.put(store::META, LINK_KEY, &serde_json::to_vec(&l)?)?;
+    tx.commit()
+}
+
+/// The last recorded link state (shown by `status`).
+pub fn link_state(edge: &Edge) -> Result<Option<LinkState>> {
+    match edge.store.get(store::META, LINK_KEY)? {
+        None => Ok(None),
+        Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+    }
+}
+
+fn marked(edge: &Edge, prefix: &str) -> Result<Vec<(String, String)>> {
+    Ok(edge
+        .store
+        .scan_prefix(store::META, prefix.as_bytes())?
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect())
+}
+
+/// Items the node knows are corrupt in its own store, with why.
+pub fn corrupt_items(edge: &Edge) -> Result<Vec<(String, String)>> {
+    marked(edge, CORRUPT_PREFIX)
+}
+
+/// Items the center refused from this node, with its reason.
+pub fn refused_items(edge: &Edge) -> Result<Vec<(String, String)>> {
+    marked(edge, REFUSED_PREFIX)
+}
+
+async fn session(
+    edge: &Arc<Edge>,
+    link: &CenterLink,
+    conn: quinn::Connection,
+    once: bool,
+    report: &Arc<Mutex<SyncReport>>,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let (mut tx, mut rx) = conn.open_bi().await?;
+    codec::write(
+        &mut tx,
+        &Request::Hello {
+            version: PROTOCOL_VERSION,
+            software: format!("edge-node {}", env!("CARGO_PKG_VERSION")),
+        },
+    )
+    .await?;
+    match codec::read::<Response, _>(&mut rx, MAX_FRAME).await? {
+        Some(Response::Welcome { center, .. }) => info!(%center, "connected to the center"),
+        Some(Response::Refused { reason }) => bail!("the center refused this node: {reason}"),
+        other => bail!("unexpected answer to hello: {other:?}"),
+    }
+    let e = edge.clone();
+    blocking(move || {
+        set_link(&e, |l| {
+            l.state = "online".into();
+            l.since = now_ms();
+            l.last_contact = Some(now_ms());
+            l.last_error = None;
+        })
+    })
+    .await?;
+    loop {
+        sync_docs(edge, &mut tx, &mut rx, report).await?;
+        let queue = {
+            let e = edge.clone();
+            blocking(move || upload_queue(&e)).await?
+        };
+        let (items, bytes) = (
+            queue.len() as u64,
+            queue.iter().map(|r| r.item.size).sum::<u64>(),
+        );
+        codec::write(&mut tx, &Request::Queue { items, bytes }).await?;
+        if queue.is_empty() {
+            if once {
+                // let the center take in the last report before the connection closes
+                let _ = tx.finish();
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    codec::read::<Response, _>(&mut rx, MAX_FRAME),
+                )
+                .await;
+                conn.close(quinn::VarInt::from_u32(0), b"done");
+                return Ok(());
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                r = conn.closed() => bail!("connection closed: {r}"),
+            }
+        }
+        upload(edge, link, &conn, queue, report, cancel).await?;
+    }
+}
+
+async fn sync_docs(
+    edge: &Arc<Edge>,
+    tx: &mut quinn::SendStream,
+    rx: &mut quinn::RecvStream,
+    report: &Arc<Mutex<SyncReport>>,
+) -> Result<()> {
+    let e = edge.clone();
+    let docs: Vec<DocHeads> = blocking(move || {
+        let mut out = Vec::new();
+        for name in e.doc_names("")? {
+            if !sync::visible_to(&name, &e.cfg.county) {
+                continue;
+            }
+            if let Some(mut d) = e.load_doc(&name)? {
+                out.push(DocHeads {
+                    name,
+                    heads: d.get_heads().into_iter().map(|h| h.0).collect(),
+                });
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    codec::write(tx, &Request::Heads { docs }).await?;
+    let names = match codec::read::<Response, _>(rx, MAX_FRAME).await? {
+        Some(Response::Differ { names }) => names,
+        other => bail!("unexpected answer to heads: {other:?}"),
+    };
+    for name in names {
+        if !sync::visible_to(&name, &edge.cfg.county) {
+            continue;
+        }
+        let e = edge.clone();
+        let n = name.clone();
+        let (mut doc, mut state) = blocking(move || {
+            let d = e.load_or_new_doc(&n)?;
+            let st = match e.store.get(store::META, &state_key(&n))? {
+                Some(b) => State::decode(&b).unwrap_or_else(|_| State::new()),
+                None => State::new(),
+            };
+            Ok((d, st))
+        })
+        .await?;
+        let before = doc.get_heads();
+        let mut refused = None;
+        for _round in 0..64 {
+            let msg = doc
+                .sync()
+                .generate_sync_message(&mut state)
+                .map(|m| m.encode());
+            let sent_something = msg.is_some();
+            codec::write(
+                tx,
+                &Request::DocSync {
+                    name: name.clone(),
+                    message: msg,
+                },
+            )
+            .await?;
+            match codec::read::<Response, _>(rx, MAX_FRAME).await? {
+                Some(Response::DocSync { message, .. }) => {
+                    let got = message.is_some();
+                    if let Some(bytes) = message {
+                        let m = Message::decode(&bytes).map_err(|e| {
+                            anyhow!("malformed sync message from the center for {name}: {e}")
+                        })?;
+                        doc.sync()
+                            .receive_sync_message(&mut state, m)
+                            .map_err(|e| anyhow!("sync message for {name} does not apply: {e}"))?;
+                    }
+                    if !sent_something && !got {
+                        break;
+                    }
+                }
+                Some(Response::Refused { reason }) => {
+                    warn!(doc = %name, "the center refused our changes: {reason}");
+                    refused = Some(reason);
+                    break;
+                }
+                other => bail!("unexpected answer to a document sync: {other:?}"),
+            }
+        }
+        let e = edge.clone();
+        let n = name.clone();
+        let refusal = refused.clone();
+        blocking(move || {
+            let after = doc.get_heads();
+            let mut t = e.begin();
+            if after != before {
+                let new = doc.get_changes(&before).len();
+                t.put_doc(&n, &mut doc)?;
+                t.audit(
+                    "center",
+                    Action::DocumentMerged,
+                    &format!("doc:{n}"),
+                    json!({"changes": new}),
+                    &[],
+                )?;
+            }
+            if let Some(r) = refusal {
+                t.audit(
+                    "center",
+                    Action::ChangeRefused,
+                    &format!("doc:{n}"),
+                    json!({"reason": r}),
+                    &[],
+                )?;
+            } else {
+                t.put(store::META, &state_key(&n), &state.encode())?;
+            }
+            t.commit()
+        })
+        .await?;
+        let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
+        match refused {
+            Some(_) => r.docs_refused.push(name),
+            None => r.docs_synced += 1,
+        }
+    }
+    codec::write(tx, &Request::DocsDone).await?;
+    Ok(())
+}
+
+fn state_key(name: &str) -> Vec<u8> {
+    format!("syncstate/center/{name}").into_bytes()
+}
+
+/// Items waiting for the center, in upload order.
+pub fn upload_queue(edge: &Edge) -> Result<Vec<ItemRecord>> {
+    let corrupt: std::collections::HashSet<String> = corrupt_items(edge)?
+        .into_iter()
+        .chain(refused_items(edge)?)
+        .map(|(h, _)| h)
+        .collect();
+    let activities = edge.activities()?;
+    let waiting: Vec<ItemRecord> = edge
+        .items()?
+        .into_iter()
+        .filter(|r| r.center_verified_at.is_none() && !corrupt.contains(&r.item.hash))
+        .collect();
+    let window = edge.cfg.rules.handover_hours * 3_600_000;
+    let mut keyed: Vec<(Candidate, ItemRecord)> = waiting
+        .into_iter()
+        .map(|r| {
+            let act = r
+                .item
+                .activity
+                .as_ref()
+                .and_then(|a| activities.iter().find(|x| &x.id == a));
+            let c = Candidate {
+                hash: r.item.hash.clone(),
+                held: act.is_some_and(|a| a.hold.is_some()),
+                deadline: act.and_then(|a| a.departure).map(|d| d + window),
+                ingested_at: r.item.ingested_at,
+            };
+            (c, r)
+        })
+        .collect();
+    keyed.sort_by(|a, b| upload_order(&a.0, &b.0));
+    Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+async fn upload(
+    edge: &Arc<Edge>,
+    link: &CenterLink,
+    conn: &quinn::Connection,
+    queue: Vec<ItemRecord>,
+    report: &Arc<Mutex<SyncReport>>,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let bucket = Arc::new(tokio::sync::Mutex::new(TokenBucket::new(
+        link.bandwidth_bytes_per_sec,
+        (link.bandwidth_bytes_per_sec / 4).max(1 << 20),
+        now_ms(),
+    )));
+    let permits = Arc::new(tokio::sync::Semaphore::new(link.streams.max(1) as usize));
+    let mut tasks = tokio::task::JoinSet::new();
+    let sent = Arc::new(AtomicU64::new(0));
+    for rec in queue {
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => break,
+            p = permits.clone().acquire_owned() => p?,
+        };
+        let (edge, conn, bucket, report, sent) = (
+            edge.clone(),
+            conn.clone(),
+            bucket.clone(),
+            report.clone(),
+            sent.clone(),
+        );
+        let capped = link.bandwidth_bytes_per_sec > 0;
+        tasks.spawn(async move {
+            let _permit = permit;
+            upload_item(&edge, &conn, rec, capped.then_some(bucket), &report, &sent).await
+        });
+        // a failed stream means a failed link: stop starting new ones
+        while let Some(done) = tasks.try_join_next() {
+            done.map_err(|e| anyhow!("upload task: {e}"))??;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| anyhow!("upload task: {e}"))??;
+    }
+    Ok(())
+}
+
+/// Reads chunk `index` of `rec` from the store and checks it.
+fn read_chunk(edge: &Edge, rec: &ItemRecord, cvs: &[[u8; 32]], index: u64) -> Result<Vec<u8>> {
+    let cf = edge.store.cf(&format!("chunks-{}", rec.item.period))?;
+    let data = edge
+        .store
+        .db
+        .get_cf(&cf, chunk_key(rec.ingest, index))
+        .map_err(|e| edge.store.err(e))?
+        .ok_or_else(|| anyhow!("chunk {index} is missing from this node's store"))?;
+    if !verify_chunk(index, &data, rec.item.size, cvs) {
+        bail!("chunk {index} does not match its hash in this node's store");
+    }
+    Ok(data)
+}
+
+enum Outcome {
+    Verified(Millis),
+    Refused(String),
+    Corrupt(String),
+}
+
+async fn upload_item(
+    edge: &Arc<Edge>,
+    conn: &quinn::Connection,
+    rec: ItemRecord,
+    bucket: Option<Arc<tokio::sync::Mutex<TokenBucket>>>,
+    report: &Arc<Mutex<SyncReport>>,
+    sent: &Arc<AtomicU64>,
+) -> Result<()> {
+    let hash = parse_hash(&rec.item.hash)?;
+    let e = edge.clone();
+    let cvs = blocking(move || e.cvs(&hash)).await?;
+    let (mut tx, mut rx) = conn.open_bi().await?;
+    let offer = Offer {
+        hash,
+        size: rec.item.size,
+        cvs: cvs.clone(),
+        item: rec.item.clone(),
+    };
+    codec::write(&mut tx, &Request::Offer(Box::new(offer))).await?;
+    let started = Instant::now();
+    let mut item_bytes = 0u64;
+    let cvs = Arc::new(cvs);
+    let outcome = 'rounds: {
+        for _round in 0..8 {
+            let missing = loop {
+                match codec::read::<Response, _>(&mut rx, MAX_FRAME).await? {
+                    Some(Response::Have { missing }) => break missing,
+                    Some(Response::Verified { at, .. }) => break 'rounds Outcome::Verified(at),
+                    Some(Response::Refused { reason }) => break 'rounds Outcome::Refused(reason),
+                    Some(Response::ChunkRejected { index }) => {
+                        warn!(item = %rec.item.hash, index, "the center rejected a chunk; it will be re-read and resent")
+                    }
+                    Some(other) => bail!("unexpected answer on an item stream: {other:?}"),
+                    None => bail!("the center closed the item stream"),
+                }
+            };
+            let indices = from_ranges(&missing, rec.item.chunks)
+                .ok_or_else(|| anyhow!("the center asked for chunks the item does not have"))?;
+            debug!(item = %rec.item.hash, chunks = indices.len(), "sending");
+            for index in indices {
+                let (e, r, c) = (edge.clone(), rec.clone(), cvs.clone());
+                let data = match blocking(move || read_chunk(&e, &r, &c, index)).await {
+                    Ok(d) => d,
+                    Err(err) => break 'rounds Outcome::Corrupt(format!("{err:#}")),
+                };
+                if let Some(b) = &bucket {
+                    let wait = b.lock().await.take(data.len() as u64, now_ms());
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                }
+                item_bytes += data.len() as u64;
+                sent.fetch_add(data.len() as u64, Ordering::Relaxed);
+                codec::write(&mut tx, &Request::Chunk { index, data }).await?;
+            }
+            codec::write(&mut tx, &Request::Done).await?;
+        }
+        bail!("item {} did not complete after 8 rounds", rec.item.hash);
+    };
+    let _ = tx.finish();
+    report.lock().unwrap_or_else(|p| p.into_inner()).bytes_sent += item_bytes;
+    let e = edge.clone();
+    match outcome {
+        Outcome::Verified(at) => {
+            let rate = item_bytes as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            blocking(move || record_verified(&e, &rec.item.hash, at, item_bytes, rate)).await?;
+            report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .items_verified += 1;
+        }
+        Outcome::Refused(reason) => {
+            // a refusal is the center's decision on this item from this node: it is not
+            // retried (until the operator clears it), and the other items go on
+            let h = rec.item.hash.clone();
+            warn!(item = %h, "the center refused the item: {reason}");
+            blocking(move || {
+                let mut t = e.begin();
+                t.put(
+                    store::META,
+                    format!("{REFUSED_PREFIX}{h}").as_bytes(),
+                    reason.as_bytes(),
+                )?;
+                t.audit(
+                    "center",
+                    Action::ChangeRefused,
+                    &format!("item:{h}"),
+                    json!({"reason": reason}),
+                    &[parse_hash(&h)?],
+                )?;
+                t.commit()
+            })
+            .await?;
+            report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .refused_items
+                .push(rec.item.hash.clone());
+        }
+        Outcome::Corrupt(why) => {
+            let h = rec.item.hash.clone();
+            warn!(item = %h, "LOCAL CORRUPTION: {why}; the item is set aside and not uploaded");
+            blocking(move || {
+                let mut t = e.begin();
+                t.put(
+                    store::META,
+                    format!("{CORRUPT_PREFIX}{h}").as_bytes(),
+                    why.as_bytes(),
+                )?;
+                t.audit(
+                    "jilu",
+                    Action::Verified,
+                    &format!("item:{h}"),
+                    json!({"ok": false, "local_corruption": why}),
+                    &[parse_hash(&h)?],
+                )?;
+                t.commit()
+            })
+            .await?;
+            report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .locally_corrupt
+                .push(rec.item.hash.clone());
+        }
+    }
+    Ok(())
+}
+
+fn record_verified(edge: &Edge, hash: &str, at: Millis, bytes: u64, rate: f64) -> Result<()> {
+    let key = parse_hash(hash)?;
+    let mut rec = edge
+        .item(&key)?
+        .ok_or_else(|| anyhow!("item {hash} vanished"))?;
+    if rec.center_verified_at.is_some() {
+        return Ok(());
+    }
+    rec.center_verified_at = Some(at);
+    let mut t = edge.begin();
+    t.put_item(&rec)?;
+    t.audit(
+        "center",
+        Action::VerifiedAtCenter,
+        &format!("item:{hash}"),
+        json!({"at": at, "bytes_sent": bytes}),
+        &[key],
+    )?;
+    let mut l = link_state(edge)?.unwrap_or_default();
+    l.last_contact = Some(now_ms());
+    if bytes > 0 {
+        l.recent_rate = rate;
+    }
+    l.bytes_sent += bytes;
+    l.items_verified += 1;
+    t.put(store::META, LINK_KEY, &serde_json::to_vec(&l)?)?;
+    t.commit()?;
+    info!(item = %hash, verified_at = %time::format(at), "verified at the center");
+    edge.evict_if_needed()
+}
+
+impl Edge {
+    /// Frees footage the center has verified, oldest first, while the store holds
+    /// more than the configured watermark.
+    pub fn evict_if_needed(&self) -> Result<()> {
+        let limit = self.cfg.storage.evict_watermark_bytes;
+        if limit == 0 {
+            return Ok(());
+        }
+        let mut items = self.items()?;
+        items.sort_by_key(|r| r.item.ingested_at);
+        let mut held: u64 = 0;
+        let mut freed = std::collections::HashSet::new();
+        for r in &items {
+            if self.chunks_freed(&r.item.hash)? {
+                freed.insert(r.item.hash.clone());
+            } else {
+                held += r.item.size;
+            }
+        }
+        for r in items {
+            if held <= limit {
+                break;
+            }
+            if r.center_verified_at.is_none() || freed.contains(&r.item.hash) {
+                continue;
+            }
+            self.free_chunks(&r.item.hash)?;
+            let key = parse_hash(&r.item.hash)?;
+            let mut t = self.begin();
+            t.audit(
+                "jilu",
+                Action::ChunksFreed,
+                &format!("item:{}", r.item.hash),
+                json!({"size": r.item.size, "watermark": limit}),
+                &[key],
+            )?;
+            t.commit()?;
+            held = held.saturating_sub(r.item.size);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,226 @@
+//! RocksDB for a Jilu node: opening it with the node's column families, scans,
+//! synced commits, and errors an operator can act on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{
+    BoundColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBWithThreadMode, ErrorKind,
+    MultiThreaded, Options, WriteBatch, WriteOptions,
+};
+
+pub type Db = DBWithThreadMode<MultiThreaded>;
+
+/// A key and its value, as scans return them.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// Column families every node has (journal and documents).
+pub const META: &str = "meta";
+pub const DOCS: &str = "docs";
+pub const AUDIT: &str = "audit";
+pub const CUSTODY: &str = "custody";
+pub const BASE: [&str; 4] = [META, DOCS, AUDIT, CUSTODY];
+
+/// What went wrong opening or writing the store, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// another process holds the store
+    #[error("the store {0} is in use by another Jilu process: stop it (or wait for it to finish) and try again")]
+    Locked(PathBuf),
+    /// RocksDB found damaged files: never repaired silently
+    #[error("the store {path} is corrupt ({detail}): nothing was changed; keep the directory as it is and restore it from backup or call the operator")]
+    Corrupt { path: PathBuf, detail: String },
+    /// the disk under the store is full
+    #[error("the disk holding {0} is full: nothing was stored; free space there and try again")]
+    DiskFull(PathBuf),
+    /// no store has been created at this path yet
+    #[error("no store at {0}: initialise it first")]
+    NotInitialised(PathBuf),
+    /// any other RocksDB failure
+    #[error("store {path}: {detail}")]
+    Other { path: PathBuf, detail: String },
+}
+
+/// Read-write for commands that change things; read-only lets status views run
+/// beside a daemon that holds the write lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ReadWrite,
+    ReadOnly,
+}
+
+pub struct Store {
+    pub db: Db,
+    pub path: PathBuf,
+    pub mode: Mode,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+/// Options of the database as a whole.
+pub fn db_options() -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_max_background_jobs(4);
+    // smooth write-back so a synced commit does not wait on a large dirty-page backlog
+    o.set_bytes_per_sync(8 << 20);
+    o.set_keep_log_file_num(10);
+    o.set_paranoid_checks(true);
+    o
+}
+
+/// Options for small-record column families.
+pub fn plain_options() -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(DBCompressionType::None);
+    o
+}
+
+impl Store {
+    /// Opens the store at `path` with the column families `fixed` (plus any that
+    /// exist on disk); `cf_options` gives each family's options by name. `create`
+    /// makes a new store (only initialisation does that).
+    pub fn open(
+        path: &Path,
+        mode: Mode,
+        create: bool,
+        fixed: &[&str],
+        cf_options: &dyn Fn(&str) -> Options,
+    ) -> Result<Store, StoreError> {
+        let opts = db_options();
+        let exists = path.join("CURRENT").exists();
+        if !exists && !create {
+            return Err(StoreError::NotInitialised(path.to_path_buf()));
+        }
+        let mut names: Vec<String> = if exists {
+            Db::list_cf(&opts, path).map_err(|e| classify(path, e))?
+        } else {
+            Vec::new()
+        };
+        for f in BASE.iter().chain(fixed) {
+            if !names.iter().any(|n| n == f) {
+                names.push(f.to_string());
+            }
+        }
+        let descriptors: Vec<ColumnFamilyDescriptor> = names
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(n.as_str(), cf_options(n)))
+            .collect();
+        let db = match mode {
+            Mode::ReadWrite => Db::open_cf_descriptors(&opts, path, descriptors),
+            Mode::ReadOnly => Db::open_cf_descriptors_read_only(&opts, path, descriptors, false),
+        }
+        .map_err(|e| classify(path, e))?;
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+            mode,
+        })
+    }
+
+    pub fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
+        self.db.cf_handle(name).ok_or_else(|| StoreError::Other {
+            path: self.path.clone(),
+            detail: format!("column family {name} is missing"),
+        })
+    }
+
+    /// A column family, created on first use (read-write only).
+    pub fn cf_or_create(
+        &self,
+        name: &str,
+        opts: &Options,
+    ) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
+        if self.db.cf_handle(name).is_none() {
+            self.db.create_cf(name, opts).map_err(|e| self.err(e))?;
+        }
+        self.cf(name)
+    }
+
+    /// Names of the column families on disk.
+    pub fn cf_names(&self) -> Result<Vec<String>, StoreError> {
+        Db::list_cf(&Options::default(), &self.path).map_err(|e| self.err(e))
+    }
+
+    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let cf = self.cf(cf)?;
+        self.db.get_cf(&cf, key).map_err(|e| self.err(e))
+    }
+
+    /// Every `(key, value)` of a column family, in key order.
+    pub fn scan(&self, cf: &str) -> Result<Vec<KeyValue>, StoreError> {
+        self.scan_prefix(cf, &[])
+    }
+
+    pub fn scan_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
+        let handle = self.cf(cf)?;
+        let mut out = Vec::new();
+        for entry in self.db.iterator_cf(
+            &handle,
+            rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        ) {
+            let (k, v) = entry.map_err(|e| self.err(e))?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Commits `batch` durably: synced to the write-ahead log before returning.
+    pub fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(|e| self.err(e))
+    }
+
+    pub fn err(&self, e: rocksdb::Error) -> StoreError {
+        classify(&self.path, e)
+    }
+}
+
+/// Turns a RocksDB error into one the operator can act on.
+pub fn classify(path: &Path, e: rocksdb::Error) -> StoreError {
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    if lower.contains("no space left") {
+        StoreError::DiskFull(path.to_path_buf())
+    } else if e.kind() == ErrorKind::Corruption {
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: text,
+        }
+    } else if lower.contains("lock")
+        && (lower.contains("temporarily unavailable")
+            || lower.contains("no locks")
+            || lower.contains("hold by current process"))
+    {
+        StoreError::Locked(path.to_path_buf())
+    } else {
+        StoreError::Other {
+            path: path.to_path_buf(),
+            detail: text,
+        }
+    }
+}
+
+/// Big-endian u64 key.
+pub fn be64(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+pub fn read_be64(bytes: &[u8]) -> Option<u64> {
+    bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+}
