@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn holds_then_deadlines_then_oldest() {
-        let mut v = vec![
+        let mut v = [
             c("old", false, None, 1),
             c("late", false, Some(50), 9),
             c("soon", false, Some(10), 8),

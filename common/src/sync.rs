@@ -168,17 +168,30 @@ mod tests {
     fn only_own_county_and_own_actor() {
         let me = actor_for("edge-a");
         let other = actor_for("edge-b");
-        assert!(check_changes("activity/1/A", "1", "edge-a", &me, &[me.clone()]).is_ok());
+        assert!(check_changes(
+            "activity/1/A",
+            "1",
+            "edge-a",
+            &me,
+            std::slice::from_ref(&me)
+        )
+        .is_ok());
         assert!(
             check_changes("catalogue", "1", "edge-a", &me, &[]).is_ok(),
             "no new changes: nothing to refuse"
         );
         assert!(matches!(
-            check_changes("activity/2/A", "1", "edge-a", &me, &[me.clone()]),
+            check_changes(
+                "activity/2/A",
+                "1",
+                "edge-a",
+                &me,
+                std::slice::from_ref(&me)
+            ),
             Err(Refusal::NotOwner { .. })
         ));
         assert!(matches!(
-            check_changes("catalogue", "1", "edge-a", &me, &[me.clone()]),
+            check_changes("catalogue", "1", "edge-a", &me, std::slice::from_ref(&me)),
             Err(Refusal::NotOwner { .. })
         ));
         assert!(matches!(

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The `edge-node` command line against bad input: every case must print one clear
 //! line naming what was wrong and change nothing (no audit entry, no item, no
 //! ledger line). Also builds the binary the workspace's end-to-end tests drive.

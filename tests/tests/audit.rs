@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The audit log (art. 18) must expose tampering: an entry edited, dropped or
 //! moved in the RocksDB store is reported by `edge-node audit verify`, which then
 //! exits non-zero. The store is tampered with directly, as an insider with file

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Dock watch, as a collection workstation runs it: files appearing in a docked
 //! device's folder are ingested; with `--wipe` a file leaves the device only after
 //! its stored copy re-verifies, never when the stored copy is damaged.

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! QUIC through the fault proxy: a real quinn client and server on loopback with 10%
 //! loss each way must still move 4 MiB intact. This is the proof that the proxy
 //! makes links bad without breaking what QUIC can recover from.

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Ingest end to end through the real binary: real container files and generated
 //! footage of every chunk shape, checked against an independent BLAKE3 of each
 //! file, read back byte for byte, with capture times taken from the container and

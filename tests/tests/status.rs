@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! `edge-node status` findings, end to end: for each rule of the regulation it
 //! checks, one case that must be flagged and one that must not.
 
