@@ -31,6 +31,11 @@ use crate::store::{self, chunk_key};
 pub const FREED_PREFIX: &str = "freed/";
 
 /// What freeing one item's chunks did to the store.
+///
+/// Sizes are taken just before and just after the call, so a flush of another
+/// ingest running at the same time in this process would be counted too, and blob
+/// files still pinned by an open iterator or snapshot leave the disk only when it
+/// is released (the live-blob figures already exclude them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreeReport {
     pub hash: String,

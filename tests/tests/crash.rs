@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Crash safety of ingest: `edge-node ingest` is killed with SIGKILL at random points,
 //! dozens of times, on one store. After every kill the store must show exactly what
 //! the durability protocol (top of `edge-node/src/ingest.rs`) promises:

@@ -10,13 +10,19 @@
 //!
 //! Per run, in alternating order: (a) `cp SRC DST && sync`, (b) `edge-node ingest SRC`
 //! into a fresh node (set up untimed with `init`, `device add`, `officer add`), both
-//! as child processes. Before each timed step everything dirty is synced and, when
-//! `/proc/sys/vm/drop_caches` is writable, the page cache is dropped so both read the
-//! source from disk ("cold"); otherwise both find it cached ("warm"). The ingest's
-//! peak RSS is its `ru_maxrss` from `wait4`.
+//! as child processes, each timed from spawn to exit (the ingest's time includes
+//! starting, opening and closing the store). Before each timed step everything
+//! dirty is synced and, when `/proc/sys/vm/drop_caches` is writable, the page cache
+//! is dropped so both read the source from disk ("cold"); otherwise both find it
+//! cached ("warm"). The ingest's peak RSS is its `ru_maxrss` from `wait4`. The
+//! ingest is CPU-bound on a small machine while `cp` is not, so other load on the
+//! machine lowers the ratio: run it on an otherwise idle machine.
 //!
 //! Targets (issue): ingest ≥ 0.8× cp+sync throughput, ingest peak RSS < 256 MiB.
 //! Results are printed, PASS or MISS; the exit code only reports failures to run.
+//! `--size 64M` is a quick smoke check of the whole command: at that size the
+//! fixed costs (process start, store open and close, the last flush, ~80 ms) weigh
+//! on the ratio, so judge the targets at the default 1 GiB.
 //!
 //! Eviction: `--items` files of `--item-size` are ingested in one command, then item
 //! `--free` (1-based, in name order) is freed in-process with
@@ -497,6 +503,15 @@ fn real_main() -> Result<()> {
     let cp_mibs = mibs(a.size * n, cp_total);
     let ingest_mibs = mibs(a.size * n, ingest_total);
     let ratio = ingest_mibs / cp_mibs;
+    // The pass mark is on the totals; the median of the runs' own ratios shows
+    // how much one noisy step moved them.
+    let mut per_run: Vec<f64> = runs.iter().map(|r| r.cp_s / r.ingest_s).collect();
+    per_run.sort_by(f64::total_cmp);
+    let median = match per_run.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => per_run[n / 2],
+        n => (per_run[n / 2 - 1] + per_run[n / 2]) / 2.0,
+    };
     let rss_mib = runs.iter().map(|r| r.rss_kib).max().unwrap_or(0) as f64 / 1024.0;
     let ratio_ok = ratio >= TARGET_RATIO;
     let rss_ok = rss_mib < TARGET_RSS_MIB;
@@ -525,6 +540,7 @@ fn real_main() -> Result<()> {
             "cp_sync_mib_s": cp_mibs,
             "ingest_mib_s": ingest_mibs,
             "ratio": ratio,
+            "median_run_ratio": median,
             "ingest_peak_rss_mib": rss_mib,
             "target_ratio": TARGET_RATIO,
             "target_rss_mib": TARGET_RSS_MIB,
@@ -563,7 +579,7 @@ fn real_main() -> Result<()> {
         );
         println!();
         println!(
-            "ratio ingest/(cp+sync) {ratio:.2} (target ≥ {TARGET_RATIO:.2}): {}",
+            "ratio ingest/(cp+sync) {ratio:.2} (target ≥ {TARGET_RATIO:.2}): {}; median of the runs {median:.2}",
             pass(ratio_ok)
         );
         println!(
