@@ -11,7 +11,7 @@ use jilu_common::doc;
 use jilu_common::time::{self, Millis};
 use serde_json::json;
 
-use crate::edge::{now_ms, parse_hash, Edge};
+use crate::edge::{now_ms, parse_hash, Edge, ItemTx};
 use crate::registry::check_id;
 
 pub fn activity_doc(county: &str, id: &str) -> String {

@@ -86,6 +86,18 @@ impl Edge {
     /// for a freed item only repeats the compaction (which finishes the job if a
     /// crash interrupted it after the delete was committed).
     pub fn free_chunks(&self, hash: &str) -> Result<FreeReport> {
+        self.free_chunks_as("jilu", hash, json!({}))
+    }
+
+    /// [`Edge::free_chunks`], recording who freed it and why in the audit entry
+    /// written in the same batch as the delete (a crash can never leave footage
+    /// freed without a trace).
+    pub fn free_chunks_as(
+        &self,
+        actor: &str,
+        hash: &str,
+        why: serde_json::Value,
+    ) -> Result<FreeReport> {
         let started = Instant::now();
         let key = parse_hash(hash)?;
         let rec = self
@@ -129,6 +141,13 @@ impl Edge {
                     "period": rec.item.period,
                     "size": rec.item.size,
                 }))?,
+            )?;
+            tx.audit(
+                actor,
+                jilu_common::audit::Action::ChunksFreed,
+                &format!("item:{hash}"),
+                json!({"size": rec.item.size, "why": why}),
+                &[key],
             )?;
             tx.commit()?;
         }

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::activities::activity_doc;
-use crate::edge::{now_ms, parse_hash, Edge, ItemRecord};
+use crate::edge::{now_ms, parse_hash, Edge, ItemRecord, ItemTx};
 use crate::store::{self, be64, chunk_key};
 
 /// Who brought the footage in and what it belongs to.
@@ -175,6 +175,7 @@ impl Edge {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
 
+        self.check_space(path, len)?;
         let started = now_ms();
         let period = time::month(started);
         // 1. the marker that lets recovery find this ingest's chunks after a crash
@@ -224,7 +225,7 @@ impl Edge {
         });
         let (item, duplicate) = match existing {
             Some(rec) => {
-                let cf = self.store.chunks_cf(&period)?;
+                let cf = store::chunks_cf(&self.store, &period)?;
                 tx.batch
                     .delete_range_cf(&cf, chunk_key(ingest, 0), chunk_key(ingest + 1, 0));
                 (rec.item, true)
@@ -306,7 +307,7 @@ impl Edge {
         period: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(blake3::Hash, Vec<[u8; 32]>)> {
-        let cf = self.store.chunks_cf(period)?;
+        let cf = store::chunks_cf(&self.store, period)?;
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
         let chunks = chunk_count(len);
@@ -377,9 +378,28 @@ impl Edge {
         })
     }
 
+    /// Refuses an ingest that cannot fit, before anything is written: a store that
+    /// runs out of space mid-flush is left for recovery, and RocksDB's error paths
+    /// there are its least exercised.
+    fn check_space(&self, path: &Path, len: u64) -> Result<()> {
+        // the footage itself, plus room for its SSTs, the manifest and the WAL
+        let needed = len + len / 100 + (16 << 20);
+        let st = rustix::fs::statvfs(&self.store.path).map_err(|e| anyhow!("cannot read free space of {}: {e}", self.store.path.display()))?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        if free < needed {
+            return Err(anyhow!(store::StoreError::DiskFull(self.store.path.clone())).context(format!(
+                "{} needs {} MiB and the store's disk has {} MiB free",
+                path.display(),
+                needed >> 20,
+                free >> 20
+            )));
+        }
+        Ok(())
+    }
+
     /// Removes an unacknowledged ingest's chunks and marker, leaving a trace.
     fn discard(&self, ingest: u64, pending: &Pending, why: &str) -> Result<()> {
-        let cf = self.store.chunks_cf(&pending.period)?;
+        let cf = store::chunks_cf(&self.store, &pending.period)?;
         let mut tx = self.begin();
         tx.batch
             .delete_range_cf(&cf, chunk_key(ingest, 0), chunk_key(ingest + 1, 0));
@@ -442,6 +462,12 @@ impl Edge {
         rec: &ItemRecord,
         f: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
+        if self.chunks_freed(&rec.item.hash)? {
+            bail!(
+                "item {}: its footage was freed here after the center verified it; the center holds the copy",
+                rec.item.hash
+            );
+        }
         let key = parse_hash(&rec.item.hash)?;
         let cvs = self.cvs(&key)?;
         let cf = self

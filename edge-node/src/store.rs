@@ -2,7 +2,7 @@
 //!
 //! | column family     | key                         | value                                   |
 //! |-------------------|-----------------------------|-----------------------------------------|
-//! | `meta`            | name                        | node identity, audit head, indexes      |
+//! | `meta`            | name                        | audit head, counters, indexes, link state |
 //! | `docs`            | document name               | saved Automerge document                |
 //! | `items`           | root hash (32 bytes)        | item record (JSON)                      |
 //! | `cvs`             | root hash                   | chunk chaining values, 32 bytes each    |
@@ -19,28 +19,20 @@
 //! own; freeing it later drops those files without rewriting other footage, and a
 //! whole month is freed by dropping its column family.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{
-    BoundColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBWithThreadMode, ErrorKind,
-    MultiThreaded, Options, WriteBatch, WriteOptions,
+use rocksdb::{BoundColumnFamily, DBCompressionType, Options};
+
+pub use jilu_store::db::{
+    be64, read_be64, KeyValue, Mode, Store, StoreError, AUDIT, CUSTODY, DOCS, META,
 };
 
-pub type Db = DBWithThreadMode<MultiThreaded>;
-
-/// A key and its value, as scans return them.
-pub type KeyValue = (Vec<u8>, Vec<u8>);
-
-pub const META: &str = "meta";
-pub const DOCS: &str = "docs";
 pub const ITEMS: &str = "items";
 pub const CVS: &str = "cvs";
 pub const PENDING: &str = "pending";
-pub const AUDIT: &str = "audit";
-pub const CUSTODY: &str = "custody";
 pub const DOCK: &str = "dock";
-const FIXED: [&str; 8] = [META, DOCS, ITEMS, CVS, PENDING, AUDIT, CUSTODY, DOCK];
+const FIXED: [&str; 4] = [ITEMS, CVS, PENDING, DOCK];
 const CHUNKS_PREFIX: &str = "chunks-";
 
 /// Memtable size of a footage column family. Each full memtable becomes one flush,
@@ -68,53 +60,8 @@ const MAX_CHUNK_MEMTABLES: i32 = 5;
 /// 1 GiB: 1 flush 1.45 s, 2 flushes 1.20 s, 3 flushes 1.15 s.
 const FLUSH_JOBS: i32 = 3;
 
-/// What went wrong opening or writing the store, with what to do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// another process (a running `dock watch`?) holds the store
-    #[error("the edge store {0} is in use by another edge-node process: stop it (or wait for it to finish) and try again")]
-    Locked(PathBuf),
-    /// RocksDB found damaged files: never repaired silently
-    #[error("the edge store {path} is corrupt ({detail}): nothing was changed; keep the directory as it is and restore it from backup or call the operator")]
-    Corrupt { path: PathBuf, detail: String },
-    /// the disk under the store is full
-    #[error("the disk holding {0} is full: nothing was stored; free space there and try again")]
-    DiskFull(PathBuf),
-    /// no store has been created at this path yet
-    #[error("no edge store at {0}: run `edge-node init --node NAME --county CODE` first (or pass --data-dir)")]
-    NotInitialised(PathBuf),
-    /// any other RocksDB failure
-    #[error("edge store {path}: {detail}")]
-    Other { path: PathBuf, detail: String },
-}
-
-/// Read-write for commands that change things; read-only lets `status` and `audit
-/// verify` run beside a `dock watch` that holds the write lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    ReadWrite,
-    ReadOnly,
-}
-
-pub struct Store {
-    pub db: Db,
-    pub path: PathBuf,
-    pub mode: Mode,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.path)
-            .field("mode", &self.mode)
-            .finish()
-    }
-}
-
 fn db_options() -> Options {
-    let mut o = Options::default();
-    o.create_if_missing(true);
-    o.create_missing_column_families(true);
+    let mut o = jilu_store::db::db_options();
     // FLUSH_JOBS flushes; the remaining slots go to compactions, which here only
     // merge small SSTs of keys and blob references (blob GC is off), so the extra
     // threads mostly sleep.
@@ -124,8 +71,6 @@ fn db_options() -> Options {
     // flushes, which would save the page-cache copy, measured ~40% slower: every
     // write then blocks its flush thread until the disk has it.
     o.set_bytes_per_sync(8 << 20);
-    o.set_keep_log_file_num(10);
-    o.set_paranoid_checks(true);
     o
 }
 
@@ -148,149 +93,30 @@ fn cf_options(name: &str) -> Options {
     if name.starts_with(CHUNKS_PREFIX) {
         chunk_options()
     } else {
-        let mut o = Options::default();
-        o.set_compression_type(DBCompressionType::None);
-        o
+        jilu_store::db::plain_options()
     }
 }
 
-impl Store {
-    /// Opens the store at `path`. `create` makes a new one (only `init` does that).
-    pub fn open(path: &Path, mode: Mode, create: bool) -> Result<Store, StoreError> {
-        let opts = db_options();
-        let exists = path.join("CURRENT").exists();
-        if !exists && !create {
-            return Err(StoreError::NotInitialised(path.to_path_buf()));
-        }
-        let mut names: Vec<String> = if exists {
-            Db::list_cf(&opts, path).map_err(|e| classify(path, e))?
-        } else {
-            Vec::new()
-        };
-        for fixed in FIXED {
-            if !names.iter().any(|n| n == fixed) {
-                names.push(fixed.to_string());
-            }
-        }
-        let descriptors: Vec<ColumnFamilyDescriptor> = names
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n.as_str(), cf_options(n)))
-            .collect();
-        let db = match mode {
-            Mode::ReadWrite => Db::open_cf_descriptors(&opts, path, descriptors),
-            Mode::ReadOnly => Db::open_cf_descriptors_read_only(&opts, path, descriptors, false),
-        }
-        .map_err(|e| classify(path, e))?;
-        Ok(Store {
-            db,
-            path: path.to_path_buf(),
-            mode,
-        })
-    }
-
-    pub fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
-        self.db.cf_handle(name).ok_or_else(|| StoreError::Other {
-            path: self.path.clone(),
-            detail: format!("column family {name} is missing"),
-        })
-    }
-
-    /// The footage column family of `period`, created on first use.
-    pub fn chunks_cf(&self, period: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
-        let name = format!("{CHUNKS_PREFIX}{period}");
-        if self.db.cf_handle(&name).is_none() {
-            self.db
-                .create_cf(&name, &chunk_options())
-                .map_err(|e| self.err(e))?;
-        }
-        self.cf(&name)
-    }
-
-    /// Footage column families that exist, by period.
-    pub fn periods(&self) -> Result<Vec<String>, StoreError> {
-        let names = Db::list_cf(&Options::default(), &self.path).map_err(|e| self.err(e))?;
-        Ok(names
-            .into_iter()
-            .filter_map(|n| n.strip_prefix(CHUNKS_PREFIX).map(str::to_string))
-            .collect())
-    }
-
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let cf = self.cf(cf)?;
-        self.db.get_cf(&cf, key).map_err(|e| self.err(e))
-    }
-
-    /// Every `(key, value)` of a column family, in key order.
-    pub fn scan(&self, cf: &str) -> Result<Vec<KeyValue>, StoreError> {
-        self.scan_prefix(cf, &[])
-    }
-
-    pub fn scan_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
-        let handle = self.cf(cf)?;
-        let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            &handle,
-            rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
-        );
-        for entry in iter {
-            let (k, v) = entry.map_err(|e| self.err(e))?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Commits `batch` durably: synced to the write-ahead log before returning.
-    pub fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(batch, &wo).map_err(|e| self.err(e))
-    }
-
-    pub fn err(&self, e: rocksdb::Error) -> StoreError {
-        classify(&self.path, e)
-    }
+/// Opens the edge store at `path` (`create`: only `init` makes a new one).
+pub fn open(path: &Path, mode: Mode, create: bool) -> Result<Store, StoreError> {
+    Store::open_with(path, mode, create, db_options(), &FIXED, &cf_options)
 }
 
-/// Turns a RocksDB error into one the archive keeper can act on.
-pub fn classify(path: &Path, e: rocksdb::Error) -> StoreError {
-    let text = e.to_string();
-    let lower = text.to_lowercase();
-    if lower.contains("no space left") {
-        StoreError::DiskFull(path.to_path_buf())
-    } else if e.kind() == ErrorKind::Corruption {
-        StoreError::Corrupt {
-            path: path.to_path_buf(),
-            detail: text,
-        }
-    } else if lower.contains("lock")
-        && (lower.contains("temporarily unavailable")
-            || lower.contains("no locks")
-            || lower.contains("hold by current process"))
-    {
-        StoreError::Locked(path.to_path_buf())
-    } else if lower.contains("does not exist") && lower.contains("current") {
-        StoreError::NotInitialised(path.to_path_buf())
-    } else {
-        StoreError::Other {
-            path: path.to_path_buf(),
-            detail: text,
-        }
-    }
+/// The footage column family of `period`, created on first use.
+pub fn chunks_cf<'a>(
+    store: &'a Store,
+    period: &str,
+) -> Result<Arc<BoundColumnFamily<'a>>, StoreError> {
+    store.cf_or_create(&format!("{CHUNKS_PREFIX}{period}"), &chunk_options())
 }
 
-/// Big-endian u64 key.
-pub fn be64(n: u64) -> [u8; 8] {
-    n.to_be_bytes()
-}
-
-pub fn read_be64(bytes: &[u8]) -> Option<u64> {
-    bytes
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
+/// Footage column families that exist, by period.
+pub fn periods(store: &Store) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .cf_names()?
+        .into_iter()
+        .filter_map(|n| n.strip_prefix(CHUNKS_PREFIX).map(str::to_string))
+        .collect())
 }
 
 /// Key of chunk `index` of ingest `ingest`.

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::CenterLink;
-use crate::edge::{now_ms, parse_hash, Edge, ItemRecord};
+use crate::edge::{now_ms, parse_hash, Edge, ItemRecord, ItemTx};
 use crate::store::{self, chunk_key};
 
 const LINK_KEY: &[u8] = b"link/state";
@@ -723,17 +723,11 @@ impl Edge {
             if r.center_verified_at.is_none() || freed.contains(&r.item.hash) {
                 continue;
             }
-            self.free_chunks(&r.item.hash)?;
-            let key = parse_hash(&r.item.hash)?;
-            let mut t = self.begin();
-            t.audit(
+            self.free_chunks_as(
                 "jilu",
-                Action::ChunksFreed,
-                &format!("item:{}", r.item.hash),
-                json!({"size": r.item.size, "watermark": limit}),
-                &[key],
+                &r.item.hash,
+                json!({"verified_at_center": r.center_verified_at, "watermark": limit}),
             )?;
-            t.commit()?;
             held = held.saturating_sub(r.item.size);
         }
         Ok(())

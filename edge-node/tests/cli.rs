@@ -414,10 +414,7 @@ fn a_locked_store_is_named_and_reads_still_work() {
     let out = n.run(&["officer", "add", "2002", "--name", "李四", "--unit", "二队"]);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "a second writer must be refused");
-    assert!(
-        err.contains("is in use by another edge-node process"),
-        "{err}"
-    );
+    assert!(err.contains("is in use by another Jilu process"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     // read-only commands still work beside the watcher, and nothing was added
     assert_eq!(n.ok(&["--json", "officer", "list"]), before);

@@ -95,7 +95,18 @@ impl Store {
         fixed: &[&str],
         cf_options: &dyn Fn(&str) -> Options,
     ) -> Result<Store, StoreError> {
-        let opts = db_options();
+        Self::open_with(path, mode, create, db_options(), fixed, cf_options)
+    }
+
+    /// [`Store::open`] with the database's own options (the edge tunes its flushes).
+    pub fn open_with(
+        path: &Path,
+        mode: Mode,
+        create: bool,
+        opts: Options,
+        fixed: &[&str],
+        cf_options: &dyn Fn(&str) -> Options,
+    ) -> Result<Store, StoreError> {
         let exists = path.join("CURRENT").exists();
         if !exists && !create {
             return Err(StoreError::NotInitialised(path.to_path_buf()));

@@ -20,7 +20,7 @@ fn busy_node() -> Edge {
 }
 
 fn tamper(e: &Edge, f: impl FnOnce(&Store)) {
-    let s = Store::open(&e.db_path(), Mode::ReadWrite, false).unwrap();
+    let s = store::open(&e.db_path(), Mode::ReadWrite, false).unwrap();
     f(&s);
 }
 

@@ -276,7 +276,7 @@ fn probe(edge: &Edge) -> Probe {
         .map(|(k, _)| store::read_be64(k).expect("pending key"))
         .collect();
     let mut chunk_owners = BTreeSet::new();
-    for period in node.store.periods().expect("footage periods") {
+    for period in store::periods(&node.store).expect("footage periods") {
         let cf = node
             .store
             .cf(&format!("chunks-{period}"))

@@ -42,7 +42,7 @@ fn dock_ingests_new_files_and_wipes_only_verified_ones() {
     // damage B's stored copy (one chunk rewritten inside RocksDB)
     let rec: serde_json::Value = e.items().into_iter().find(|i| i["hash"] == hb).unwrap();
     {
-        let s = Store::open(&e.db_path(), Mode::ReadWrite, false).unwrap();
+        let s = store::open(&e.db_path(), Mode::ReadWrite, false).unwrap();
         let cf = s
             .cf(&format!("chunks-{}", rec["period"].as_str().unwrap()))
             .unwrap();
