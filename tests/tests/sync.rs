@@ -411,3 +411,21 @@ fn revoking_a_connected_node_closes_its_connection() {
     timeout_sync(&e);
     assert!(center.verified_items().is_empty());
 }
+
+/// The bandwidth cap holds: 6 MiB at 2 MiB/s (1 MiB burst) cannot take less than 2.5 s.
+#[test]
+fn the_bandwidth_cap_paces_uploads() {
+    let root = tempfile::tempdir().unwrap();
+    let ca = Ca::new(root.path());
+    let center = Center::start(root.path(), &ca);
+    let e = Edge::office("410428", 0);
+    let f = random_file(e.tmp.path(), "six.bin", 6 * MIB, 11);
+    e.ok(&["ingest", f.to_str().unwrap(), "--device", "cam-01"]);
+    e.link(&ca, &center, "410428", "bandwidth_bytes_per_sec = 2097152");
+    let started = std::time::Instant::now();
+    let report = e.sync_once();
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(report["items_verified"], 1, "{report}");
+    assert!(took >= 2.4, "6 MiB under a 2 MiB/s cap took only {took:.2} s");
+    eprintln!("6 MiB under a 2 MiB/s cap: {took:.2} s");
+}
