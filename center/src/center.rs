@@ -3,8 +3,9 @@
 //! is consistent and attributable, and when an item is verified. Async sessions
 //! ([`crate::session`]) only move frames; they call these (off the reactor).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use automerge::sync::{Message, State, SyncDoc};
@@ -74,6 +75,38 @@ pub struct Center {
     pub journal: Journal,
     pub blobs: Blobs,
     pub cfg: CenterConfig,
+    /// items being received, one lock each (see [`ItemLocks`])
+    pub receiving: ItemLocks,
+}
+
+/// One lock per item being received. An item stream holds its item's lock from
+/// the offer until what it received is durable and recorded. An edge that is
+/// restarted, or reconnects right after a cut, offers the item again before the
+/// center has noticed (idle timeout) that the old connection is gone, so before the
+/// old stream has recorded its last chunks. Answered from that stale record, the
+/// new stream asked for those chunks again, two streams wrote one partial file, and
+/// the old stream's late record could overwrite the new one's (or outlive the
+/// verified item). Waiting for the lock makes the new offer see everything the old
+/// stream kept, at the cost of waiting for the old connection to time out.
+#[derive(Debug, Default)]
+pub struct ItemLocks(std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>);
+
+impl ItemLocks {
+    /// Waits for the lock of item `hash`, at most `wait` (then goes on without it:
+    /// a stream that takes longer to end is not one a dead connection left behind).
+    pub async fn lock(
+        &self,
+        hash: &[u8; 32],
+        wait: std::time::Duration,
+    ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            // forget the locks nobody holds or waits for
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+            map.entry(*hash).or_default().clone()
+        };
+        tokio::time::timeout(wait, lock.lock_owned()).await.ok()
+    }
 }
 
 impl std::fmt::Debug for Center {
@@ -108,6 +141,7 @@ impl Center {
             journal,
             blobs,
             cfg,
+            receiving: ItemLocks::default(),
         };
         if fresh {
             let mut catalogue = jilu_common::matter::seed_catalogue()?;

@@ -84,6 +84,8 @@ pub enum Request {
     Offer(Box<Offer>),
     Chunk {
         index: u64,
+        /// one byte string: see [`byte_buf`]
+        #[serde(with = "byte_buf")]
         data: Vec<u8>,
     },
     /// all chunks the center asked for were sent
@@ -115,6 +117,47 @@ pub enum Response {
     Verified { at: Millis, center: String },
 }
 
+/// Serde for a chunk's bytes as one byte string instead of a sequence of `u8`.
+///
+/// bincode writes both the same way (a varint length, then the bytes), so the
+/// wire format does not change; but serde's default for `Vec<u8>` makes one
+/// visitor call per byte, which for 1 MiB chunks was the largest single cost of
+/// the center's receive loop (and of the edge's encode) in `jilu-bench-sync`.
+/// The length is still checked against the codec's limit before anything is
+/// allocated.
+mod byte_buf {
+    use serde::{de, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            // self-describing formats may hand over a sequence
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = seq.next_element()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
+
 /// Compresses sorted chunk indices into `[start, end)` ranges.
 pub fn to_ranges(indices: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
     let mut out: Vec<(u64, u64)> = Vec::new();
@@ -143,6 +186,32 @@ pub fn from_ranges(ranges: &[(u64, u64)], limit: u64) -> Option<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chunk's bytes as one byte string encode exactly as a plain `Vec<u8>`
+    /// field did, so centers and edges of either build understand each other.
+    #[test]
+    fn chunk_bytes_keep_the_wire_format() {
+        #[derive(Serialize)]
+        enum Before {
+            _Hello,
+            _Heads,
+            _DocSync,
+            _DocsDone,
+            _Queue,
+            _Offer,
+            Chunk { index: u64, data: Vec<u8> },
+        }
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+        let old = crate::codec::encode(&Before::Chunk {
+            index: 5,
+            data: data.clone(),
+        })
+        .unwrap();
+        let new = crate::codec::encode(&Request::Chunk { index: 5, data }).unwrap();
+        assert_eq!(old, new);
+        let back: Request = crate::codec::decode_body(&new[4..]).unwrap();
+        assert!(matches!(back, Request::Chunk { index: 5, ref data } if data.len() == 300));
+    }
 
     #[test]
     fn ranges_round_trip() {

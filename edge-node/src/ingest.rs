@@ -384,15 +384,22 @@ impl Edge {
     fn check_space(&self, path: &Path, len: u64) -> Result<()> {
         // the footage itself, plus room for its SSTs, the manifest and the WAL
         let needed = len + len / 100 + (16 << 20);
-        let st = rustix::fs::statvfs(&self.store.path).map_err(|e| anyhow!("cannot read free space of {}: {e}", self.store.path.display()))?;
+        let st = rustix::fs::statvfs(&self.store.path).map_err(|e| {
+            anyhow!(
+                "cannot read free space of {}: {e}",
+                self.store.path.display()
+            )
+        })?;
         let free = st.f_bavail.saturating_mul(st.f_frsize);
         if free < needed {
-            return Err(anyhow!(store::StoreError::DiskFull(self.store.path.clone())).context(format!(
-                "{} needs {} MiB and the store's disk has {} MiB free",
-                path.display(),
-                needed >> 20,
-                free >> 20
-            )));
+            return Err(
+                anyhow!(store::StoreError::DiskFull(self.store.path.clone())).context(format!(
+                    "{} needs {} MiB and the store's disk has {} MiB free",
+                    path.display(),
+                    needed >> 20,
+                    free >> 20
+                )),
+            );
         }
         Ok(())
     }

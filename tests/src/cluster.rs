@@ -282,3 +282,41 @@ impl Edge {
             .collect()
     }
 }
+
+/// The invariants every sync scenario ends with: every item the center calls
+/// verified is on its disk and hashes to its name ([`Center::verified_items`]),
+/// every item the edge calls verified is at the center with the same size, and
+/// both sides hold identical documents (those of `county` and the city's).
+pub fn assert_converged(center: &Center, edge: &Edge, county: &str) {
+    let at_center: std::collections::BTreeMap<String, u64> = center
+        .verified_items()
+        .iter()
+        .map(|i| {
+            (
+                i["item"]["hash"].as_str().expect("hash").to_string(),
+                i["item"]["size"].as_u64().expect("size"),
+            )
+        })
+        .collect();
+    for item in edge.items() {
+        let hash = item["hash"].as_str().expect("hash");
+        if item["center_verified_at"].is_number() {
+            let size = at_center.get(hash).unwrap_or_else(|| {
+                panic!("edge says {hash} is verified but the center does not hold it")
+            });
+            assert_eq!(
+                Some(*size),
+                item["size"].as_u64(),
+                "{hash}: the center's record has another size"
+            );
+        }
+    }
+    assert_eq!(
+        edge.docs()
+            .into_iter()
+            .filter(|(n, _)| jilu_common::sync::visible_to(n, county))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        center.docs(county),
+        "documents differ"
+    );
+}

@@ -3,7 +3,7 @@
 //! device's folder are ingested; with `--wipe` a file leaves the device only after
 //! its stored copy re-verifies, never when the stored copy is damaged.
 
-use edge_node::store::{self, Mode, Store};
+use edge_node::store::{self, Mode};
 use jilu_tests::{b3_file, random_file, Edge};
 
 #[test]

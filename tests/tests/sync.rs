@@ -4,36 +4,10 @@
 //! the center calls verified is on its disk and hashes to its name, every item an
 //! edge calls verified is at the center, and both sides hold identical documents.
 
-use jilu_tests::cluster::{Ca, Center};
+use jilu_tests::cluster::{assert_converged, Ca, Center};
 use jilu_tests::{random_file, sample, Edge};
 
 const MIB: usize = 1 << 20;
-
-/// The invariants every scenario ends with.
-fn assert_converged(center: &Center, edge: &Edge, county: &str) {
-    let at_center: std::collections::BTreeSet<String> = center
-        .verified_items()
-        .iter()
-        .map(|i| i["item"]["hash"].as_str().unwrap().to_string())
-        .collect();
-    for item in edge.items() {
-        let hash = item["hash"].as_str().unwrap();
-        if item["center_verified_at"].is_number() {
-            assert!(
-                at_center.contains(hash),
-                "edge says {hash} is verified but the center does not hold it"
-            );
-        }
-    }
-    assert_eq!(
-        edge.docs()
-            .into_iter()
-            .filter(|(n, _)| jilu_common::sync::visible_to(n, county))
-            .collect::<std::collections::BTreeMap<_, _>>(),
-        center.docs(county),
-        "documents differ"
-    );
-}
 
 fn office_with_activity(county: &str) -> Edge {
     let e = Edge::office(county, 0);
@@ -426,6 +400,9 @@ fn the_bandwidth_cap_paces_uploads() {
     let report = e.sync_once();
     let took = started.elapsed().as_secs_f64();
     assert_eq!(report["items_verified"], 1, "{report}");
-    assert!(took >= 2.4, "6 MiB under a 2 MiB/s cap took only {took:.2} s");
+    assert!(
+        took >= 2.4,
+        "6 MiB under a 2 MiB/s cap took only {took:.2} s"
+    );
     eprintln!("6 MiB under a 2 MiB/s cap: {took:.2} s");
 }
