@@ -6,7 +6,8 @@
 //! cargo build --release --workspace
 //! $CARGO_TARGET_DIR/release/jilu-bench-sync [--size 1G] [--only raw|cuts|intermittent|docs] [--json]
 //!     [--runs 2] [--cut-size 256M] [--cuts 20] [--cut-idle-ms 3000] [--cycle-size 256M]
-//!     [--up-ms 2000] [--down-ms 8000] [--docs 10000] [--dir /var/tmp] [--keep]
+//!     [--up-ms 2000] [--down-ms 8000] [--link 3000,500,1000] [--docs 10000] [--dir /var/tmp]
+//!     [--keep] [--no-warm]
 //! # the figures in the README: the defaults, best of three raw runs (~5 min)
 //! $CARGO_TARGET_DIR/release/jilu-bench-sync --runs 3
 //! # smoke check, every part, ~20 s:
@@ -84,22 +85,26 @@ const TARGET_GOODPUT: f64 = 0.80;
 /// The issue's allowance on top of the item and one chunk per cut.
 const CUT_SLACK: f64 = 0.02;
 
-const USAGE: &str = "usage: jilu-bench-sync [--size 1G] [--only raw|cuts|intermittent|docs] [--json]\n\
-  [--runs 2] [--cut-size 256M] [--cuts 20] [--cut-idle-ms 3000] [--cycle-size 256M]\n\
-  [--up-ms 2000] [--down-ms 8000] [--docs 10000] [--dir /var/tmp] [--keep] [--no-warm]\n\
-  --size N        part raw: bytes to transfer (1G, 256M, ...; default 1G)\n\
-  --runs N        part raw: measured runs of each transfer, best kept (default 2)\n\
-  --only NAME     run one part: raw, cuts, intermittent or docs\n\
-  --json          print one JSON object instead of the table\n\
-  --cut-size N    part cuts: item size (default 256M)\n\
-  --cuts N        part cuts: link cuts (default 20)\n\
-  --cut-idle-ms N part cuts: the edge's idle timeout; each blackout lasts this + 500 ms (default 3000)\n\
-  --cycle-size N  part intermittent: item size (default 256M)\n\
-  --up-ms N       part intermittent: link up time per cycle (default 2000)\n\
-  --down-ms N     part intermittent: link down time per cycle (default 8000)\n\
-  --docs N        part docs: documents (default 10000)\n\
-  --dir DIR       where to work (a new folder is made in it; default /var/tmp)\n\
-  --keep          keep the work folder\n\
+const USAGE: &str = "usage: jilu-bench-sync [--size 1G] [--only raw|cuts|intermittent|docs] [--json]
+  [--runs 2] [--cut-size 256M] [--cuts 20] [--cut-idle-ms 3000] [--cycle-size 256M]
+  [--up-ms 2000] [--down-ms 8000] [--link 3000,500,1000] [--docs 10000] [--dir /var/tmp]
+  [--keep] [--no-warm]
+  --size N        part raw: bytes to transfer (1G, 256M, ...; default 1G)
+  --runs N        part raw: measured runs of each transfer, best kept (default 2)
+  --only NAME     run one part: raw, cuts, intermittent or docs
+  --json          print one JSON object instead of the table
+  --cut-size N    part cuts: item size (default 256M)
+  --cuts N        part cuts: link cuts (default 20)
+  --cut-idle-ms N part cuts: the edge's idle timeout; each blackout lasts this + 500 ms (default 3000)
+  --cycle-size N  part intermittent: item size (default 256M)
+  --up-ms N       part intermittent: link up time per cycle (default 2000)
+  --down-ms N     part intermittent: link down time per cycle (default 8000)
+  --link I,K,B    part intermittent: the edge's idle_timeout_ms, keepalive_ms and
+                  backoff_cap_ms (default 3000,500,1000, the test fixture's;
+                  edge.toml's defaults are 8000,2000,4000)
+  --docs N        part docs: documents (default 10000)
+  --dir DIR       where to work (a new folder is made in it; default /var/tmp)
+  --keep          keep the work folder
   --no-warm       part raw: do not warm the page cache before each timed step";
 
 #[derive(Debug, Clone)]
@@ -118,6 +123,8 @@ struct Args {
     dir: PathBuf,
     keep: bool,
     warm: bool,
+    /// part intermittent: the edge's idle timeout, keep-alive and backoff cap, ms
+    link: (u64, u64, u64),
 }
 
 fn parse_size(text: &str) -> Result<u64> {
@@ -155,6 +162,7 @@ fn parse_args() -> Result<Args> {
         dir: PathBuf::from("/var/tmp"),
         keep: false,
         warm: true,
+        link: (3000, 500, 1000),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -185,6 +193,18 @@ fn parse_args() -> Result<Args> {
             "--dir" => a.dir = PathBuf::from(value("--dir")?),
             "--keep" => a.keep = true,
             "--no-warm" => a.warm = false,
+            "--link" => {
+                let v = value("--link")?;
+                let n: Vec<u64> = v
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| anyhow!("--link: three numbers, e.g. 3000,500,1000"))?;
+                match n[..] {
+                    [idle, keepalive, backoff] => a.link = (idle, keepalive, backoff),
+                    _ => bail!("--link: three numbers, e.g. 3000,500,1000"),
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -835,14 +855,15 @@ fn part_cuts(
             a.cut_size as f64 / MIB
         ),
     );
-    let (_, _, clear) = through_proxy(
+    let clear = through_proxy(
         a,
         rt,
         &dir.join("clear"),
         Faults::default(),
         a.cut_size,
         0xc076,
-    )?;
+    )?
+    .stats;
     let overhead = clear.bytes_client_to_server as f64 / a.cut_size as f64;
     let ca = Ca::new(&dir);
     let center = Center::start(&dir, &ca);
@@ -1030,9 +1051,19 @@ fn up_time(t: Duration, up: Duration, down: Duration) -> Duration {
     up * n as u32 + rem.min(up)
 }
 
+/// What [`through_proxy`] saw.
+struct ProxyRun {
+    /// from the edge's start until the center held the item verified
+    took: Duration,
+    report: Value,
+    stats: ProxyStats,
+    /// for a cycling link: per up phase after the first, how long after the link
+    /// came up payload was flowing again (512 KiB more forwarded to the center)
+    resume: Vec<Duration>,
+}
+
 /// Syncs a fresh item of `len` bytes through a proxy with `faults`, from the
-/// proxy's start; returns the time until the center holds it verified, the edge's
-/// report and the proxy's counters.
+/// proxy's start.
 fn through_proxy(
     a: &Args,
     rt: &tokio::runtime::Runtime,
@@ -1040,7 +1071,7 @@ fn through_proxy(
     faults: Faults,
     len: u64,
     seed: u64,
-) -> Result<(Duration, Value, ProxyStats)> {
+) -> Result<ProxyRun> {
     std::fs::create_dir_all(dir)?;
     let ca = Ca::new(dir);
     let center = Center::start(dir, &ca);
@@ -1048,25 +1079,59 @@ fn through_proxy(
     let blob = blob_path(&center, &hash);
     settle()?;
     // the cycle counts from the proxy's start: start it, point the edge at it, go
+    let epoch = Instant::now();
     let proxy = rt.block_on(FaultProxy::start(center.addr, faults, seed))?;
-    set_link(&edge, &proxy.addr().to_string(), &center, 3000, 500, 1000)?;
+    let (idle, keepalive, backoff) = a.link;
+    set_link(
+        &edge,
+        &proxy.addr().to_string(),
+        &center,
+        idle,
+        keepalive,
+        backoff,
+    )?;
     let t0 = Instant::now();
     let child = spawn_sync(&edge, true, &dir.join("sync.log"))?;
     let limit = Duration::from_secs(1800);
+    // bytes forwarded to the center over time, for the resume latencies
+    let mut samples: Vec<(Duration, u64)> = Vec::new();
     while !blob.exists() {
         if t0.elapsed() > limit {
             interrupt(&child);
             bail!("the item was not verified within {limit:?}");
         }
+        samples.push((epoch.elapsed(), proxy.stats().bytes_client_to_server));
         std::thread::sleep(Duration::from_millis(5));
     }
     let took = t0.elapsed();
     let report = finish(child, Duration::from_secs(120))?;
+    let stats = proxy.stats();
     note(
         a,
-        &format!("  {:.1} s, proxy {:?}", took.as_secs_f64(), proxy.stats()),
+        &format!("  {:.1} s, proxy {stats:?}", took.as_secs_f64()),
     );
-    Ok((took, report, proxy.stats()))
+    let mut resume = Vec::new();
+    if let Some((up, down)) = faults.cycle {
+        let period = up + down;
+        let mut start = period;
+        while let Some(&(_, base)) = samples.iter().find(|(t, _)| *t >= start) {
+            let flowing = samples
+                .iter()
+                .find(|(t, b)| *t >= start && *b >= base + (512 << 10));
+            match flowing {
+                Some((t, _)) if *t < start + up => resume.push(*t - start),
+                Some(_) => resume.push(up),
+                None => break,
+            }
+            start += period;
+        }
+    }
+    Ok(ProxyRun {
+        took,
+        report,
+        stats,
+        resume,
+    })
 }
 
 fn part_intermittent(
@@ -1084,14 +1149,15 @@ fn part_intermittent(
             a.cycle_size as f64 / MIB
         ),
     );
-    let (clear, _, _) = through_proxy(
+    let clear = through_proxy(
         a,
         rt,
         &work.join("clear"),
         Faults::default(),
         a.cycle_size,
         0xc1ea,
-    )?;
+    )?
+    .took;
     note(
         a,
         &format!(
@@ -1103,8 +1169,12 @@ fn part_intermittent(
         cycle: Some((up, down)),
         ..Faults::default()
     };
-    let (wall, report, _) =
-        through_proxy(a, rt, &work.join("cycle"), faults, a.cycle_size, 0xc1eb)?;
+    let cycled = through_proxy(a, rt, &work.join("cycle"), faults, a.cycle_size, 0xc1eb)?;
+    let (wall, report) = (cycled.took, cycled.report);
+    let mut resume: Vec<f64> = cycled.resume.iter().map(Duration::as_secs_f64).collect();
+    resume.sort_by(f64::total_cmp);
+    let median = resume.get(resume.len() / 2).copied().unwrap_or(0.0);
+    let worst = resume.last().copied().unwrap_or(0.0);
     // the proxy started just before the edge: its up-time from there to verified
     let used = up_time(wall, up, down);
     let clear_rate = mibs(a.cycle_size, clear.as_secs_f64());
@@ -1144,6 +1214,13 @@ fn part_intermittent(
     ));
     rows.push(row(
         "intermittent",
+        format!("link up → payload flowing, {} up phases", resume.len()),
+        format!("median {median:.2} s, worst {worst:.2} s"),
+        "",
+        "-",
+    ));
+    rows.push(row(
+        "intermittent",
         "goodput / up-time allowance",
         format!("{:.0} %", ratio * 100.0),
         format!("≥ {:.0} %", TARGET_GOODPUT * 100.0),
@@ -1161,6 +1238,7 @@ fn part_intermittent(
         "ratio": ratio,
         "sessions": sessions,
         "up_secs_lost_per_reconnect": lost,
+        "resume_secs": resume,
         "edge_report": report,
         "pass": ratio >= TARGET_GOODPUT,
     }))
