@@ -107,10 +107,31 @@ pub async fn start(
                 };
                 match identify(&conn) {
                     Ok((peer, serial)) => {
-                        registry
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(id, (conn.clone(), serial, peer.node.clone()));
+                        // A node has one live connection. An edge that redials after a
+                        // cut is back before the center's idle timeout has noticed the
+                        // old connection is dead; closing it now ends its streams (which
+                        // record what they received) and frees its items for the new one.
+                        let superseded: Vec<quinn::Connection> = {
+                            let mut reg = registry.lock().unwrap_or_else(|p| p.into_inner());
+                            let old: Vec<usize> = reg
+                                .iter()
+                                .filter(|(_, (_, _, n))| *n == peer.node)
+                                .map(|(k, _)| *k)
+                                .collect();
+                            let conns = old
+                                .iter()
+                                .filter_map(|k| reg.remove(k))
+                                .map(|(c, _, _)| c)
+                                .collect();
+                            reg.insert(id, (conn.clone(), serial, peer.node.clone()));
+                            conns
+                        };
+                        for old in superseded {
+                            old.close(
+                                quinn::VarInt::from_u32(3),
+                                b"superseded by a newer connection from the same node",
+                            );
+                        }
                         let c = center.clone();
                         let p = peer.clone();
                         let _ = tokio::task::spawn_blocking(move || {
