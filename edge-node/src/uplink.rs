@@ -689,23 +689,19 @@ async fn upload_item(
         Outcome::Refused(reason) => {
             // a refusal is the center's decision on this item from this node: it is not
             // retried (until the operator clears it), and the other items go on
+            warn!(item = %rec.item.hash, "the center refused the item: {reason}");
+            let detail = json!({"reason": reason});
             let h = rec.item.hash.clone();
-            warn!(item = %h, "the center refused the item: {reason}");
             blocking(move || {
-                let mut t = e.begin();
-                t.put(
-                    store::META,
-                    format!("{REFUSED_PREFIX}{h}").as_bytes(),
-                    reason.as_bytes(),
-                )?;
-                t.audit(
+                set_aside(
+                    &e,
+                    REFUSED_PREFIX,
+                    &h,
+                    &reason,
                     "center",
                     Action::ChangeRefused,
-                    &format!("item:{h}"),
-                    json!({"reason": reason}),
-                    &[parse_hash(&h)?],
-                )?;
-                t.commit()
+                    detail,
+                )
             })
             .await?;
             report
@@ -715,23 +711,19 @@ async fn upload_item(
                 .push(rec.item.hash.clone());
         }
         Outcome::Corrupt(why) => {
+            warn!(item = %rec.item.hash, "LOCAL CORRUPTION: {why}; the item is set aside and not uploaded");
+            let detail = json!({"ok": false, "local_corruption": why});
             let h = rec.item.hash.clone();
-            warn!(item = %h, "LOCAL CORRUPTION: {why}; the item is set aside and not uploaded");
             blocking(move || {
-                let mut t = e.begin();
-                t.put(
-                    store::META,
-                    format!("{CORRUPT_PREFIX}{h}").as_bytes(),
-                    why.as_bytes(),
-                )?;
-                t.audit(
+                set_aside(
+                    &e,
+                    CORRUPT_PREFIX,
+                    &h,
+                    &why,
                     "jilu",
                     Action::Verified,
-                    &format!("item:{h}"),
-                    json!({"ok": false, "local_corruption": why}),
-                    &[parse_hash(&h)?],
-                )?;
-                t.commit()
+                    detail,
+                )
             })
             .await?;
             report
@@ -742,6 +734,33 @@ async fn upload_item(
         }
     }
     Ok(())
+}
+
+/// Marks an item as not to be uploaded (under `prefix`, with why) and records it
+/// in the item's custody, in one batch.
+fn set_aside(
+    edge: &Edge,
+    prefix: &str,
+    hash: &str,
+    why: &str,
+    actor: &str,
+    action: Action,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let mut t = edge.begin();
+    t.put(
+        store::META,
+        format!("{prefix}{hash}").as_bytes(),
+        why.as_bytes(),
+    )?;
+    t.audit(
+        actor,
+        action,
+        &format!("item:{hash}"),
+        detail,
+        &[parse_hash(hash)?],
+    )?;
+    t.commit()
 }
 
 fn record_verified(edge: &Edge, hash: &str, at: Millis, bytes: u64, rate: f64) -> Result<()> {
