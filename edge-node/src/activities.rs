@@ -183,12 +183,20 @@ impl Edge {
         })
     }
 
-    pub fn annotate(&self, actor: &str, id: &str, annotation: Annotation) -> Result<Activity> {
+    /// Adds an annotation. An item given by a prefix is stored as the full hash it
+    /// names (an ambiguous prefix is refused), so the record stays meaningful when
+    /// more items arrive.
+    pub fn annotate(&self, actor: &str, id: &str, mut annotation: Annotation) -> Result<Activity> {
         if annotation.text.trim().is_empty() {
             bail!("an annotation needs its text (--text)");
         }
         let items = match &annotation.item {
-            Some(h) => vec![parse_hash(&self.resolve_item(h)?.item.hash)?],
+            Some(h) => {
+                let full = self.resolve_item(h)?.item.hash;
+                let key = parse_hash(&full)?;
+                annotation.item = Some(full);
+                vec![key]
+            }
             None => vec![],
         };
         self.edit_activity(actor, id, Action::ActivityEdited, &items, |a| {

@@ -68,6 +68,12 @@ pub struct Ack {
     pub item: Item,
 }
 
+/// Who watches an ingest: told the bytes stored so far, asked whether to stop.
+struct Watch<'a> {
+    progress: &'a mut dyn FnMut(u64),
+    cancel: &'a dyn Fn() -> bool,
+}
+
 /// A pending ingest: what recovery needs to remove its chunks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Pending {
@@ -98,6 +104,20 @@ pub fn plan(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         bail!("nothing to ingest: give files or a folder");
     }
     Ok(out)
+}
+
+/// Opens a recording for ingest: a regular file, for reading. Stat before open:
+/// opening a FIFO or a device node could block or consume it.
+pub fn open_source(path: &Path) -> Result<File> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file: only recordings (files) can be ingested",
+            path.display()
+        );
+    }
+    File::open(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -153,17 +173,27 @@ impl Edge {
         ctx: &Resolved,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Ack> {
-        // stat before open: opening a FIFO or a device node could block or consume it
-        let meta =
-            std::fs::metadata(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-        if !meta.is_file() {
-            bail!(
-                "{} is not a regular file: only recordings (files) can be ingested",
-                path.display()
-            );
-        }
-        let mut file =
-            File::open(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+        let file = open_source(path)?;
+        self.ingest_opened(actor, file, path, ctx, progress, &|| false)
+    }
+
+    /// [`Edge::ingest_file`] for a file already opened by [`open_source`] (possibly
+    /// by another process, which passed it over the control socket: the user's own
+    /// rights decide what can be read). `path` is what the file is called on the
+    /// device. `cancel` is asked between chunks: when it says stop, the ingest is
+    /// discarded as a crash would be, and nothing of it becomes visible.
+    pub fn ingest_opened(
+        &self,
+        actor: &str,
+        mut file: File,
+        path: &Path,
+        ctx: &Resolved,
+        progress: &mut dyn FnMut(u64),
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<Ack> {
+        let meta = file
+            .metadata()
+            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
         let len = meta.len();
         let mtime = meta
             .modified()
@@ -194,7 +224,13 @@ impl Edge {
         tx.commit()?;
 
         // 2. chunks, then the flush that makes them durable
-        let written = self.write_chunks(&mut file, path, len, ingest, &period, progress);
+        let written = self.write_chunks(
+            &mut file,
+            path,
+            len,
+            (ingest, &period),
+            Watch { progress, cancel },
+        );
         let (root, cvs) = match written {
             Ok(v) => v,
             Err(e) => {
@@ -303,10 +339,10 @@ impl Edge {
         file: &mut File,
         path: &Path,
         len: u64,
-        ingest: u64,
-        period: &str,
-        progress: &mut dyn FnMut(u64),
+        (ingest, period): (u64, &str),
+        watch: Watch<'_>,
     ) -> Result<(blake3::Hash, Vec<[u8; 32]>)> {
+        let Watch { progress, cancel } = watch;
         let cf = store::chunks_cf(&self.store, period)?;
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
@@ -348,12 +384,19 @@ impl Edge {
             let mut done = 0u64;
             let mut write_err = None;
             for (index, (buf, cv)) in full_rx.iter().enumerate() {
+                if cancel() {
+                    write_err = Some(anyhow!(
+                        "the ingest of {} was cancelled: nothing of it was stored",
+                        path.display()
+                    ));
+                    break;
+                }
                 if let Err(e) =
                     self.store
                         .db
                         .put_cf_opt(&cf, chunk_key(ingest, index as u64), &buf, &wo)
                 {
-                    write_err = Some(self.store.err(e));
+                    write_err = Some(self.store.err(e).into());
                     break;
                 }
                 done += buf.len() as u64;
@@ -366,7 +409,7 @@ impl Edge {
                 .join()
                 .map_err(|_| anyhow!("the reader thread panicked"))?;
             if let Some(e) = write_err {
-                return Err(e.into());
+                return Err(e);
             }
             read_result?;
             if cvs.len() as u64 != chunks {

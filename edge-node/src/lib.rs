@@ -13,17 +13,23 @@
 //! - [`evict`] — freeing an uploaded item's footage without rewriting other footage.
 //! - [`dock`] — dock watch for collection workstations.
 //! - [`status`] — the archive keeper's view: queue and compliance findings.
+//! - [`uplink`] — sync with the center over mutually authenticated QUIC.
+//! - [`service`] — the running node: owns the store, serves every command,
+//!   stops in order within a deadline.
+//! - [`control`] — the control socket that hands commands to the running node.
 //! - [`cli`] — the `edge-node` command line.
 
 pub mod activities;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dock;
 pub mod edge;
 pub mod evict;
 pub mod ingest;
 pub mod ledger;
 pub mod registry;
+pub mod service;
 pub mod status;
 pub mod store;
 pub mod uplink;

@@ -60,6 +60,61 @@ pub struct SyncReport {
     pub refused_items: Vec<String>,
 }
 
+impl SyncReport {
+    /// What happened since `before` was taken of the same run.
+    pub fn since(&self, before: &SyncReport) -> SyncReport {
+        let tail = |now: &[String], then: &[String]| now[then.len().min(now.len())..].to_vec();
+        SyncReport {
+            sessions: self.sessions - before.sessions.min(self.sessions),
+            docs_synced: self.docs_synced - before.docs_synced.min(self.docs_synced),
+            docs_refused: tail(&self.docs_refused, &before.docs_refused),
+            items_verified: self.items_verified - before.items_verified.min(self.items_verified),
+            bytes_sent: self.bytes_sent - before.bytes_sent.min(self.bytes_sent),
+            locally_corrupt: tail(&self.locally_corrupt, &before.locally_corrupt),
+            refused_items: tail(&self.refused_items, &before.refused_items),
+        }
+    }
+}
+
+/// Passes of the sync loop: a pass syncs the documents, then uploads the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Passes {
+    /// passes started so far (the current one included)
+    pub started: u64,
+    /// the number of the last pass that ended with nothing left to upload
+    pub idle: u64,
+}
+
+/// What a running sync shares with the rest of the node: its report so far, its
+/// passes, and a way to start the next pass now instead of at the next poll.
+/// A command forwarded to the running node (`edge-node sync --once`) waits on
+/// these for a pass that started after it asked and ended idle.
+#[derive(Debug, Clone)]
+pub struct Hooks {
+    pub report: Arc<Mutex<SyncReport>>,
+    pub passes: Arc<tokio::sync::watch::Sender<Passes>>,
+    pub poke: Arc<tokio::sync::Notify>,
+}
+
+impl Default for Hooks {
+    fn default() -> Hooks {
+        Hooks {
+            report: Arc::default(),
+            passes: Arc::new(tokio::sync::watch::Sender::new(Passes::default())),
+            poke: Arc::default(),
+        }
+    }
+}
+
+impl Hooks {
+    pub fn report(&self) -> SyncReport {
+        self.report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -123,6 +178,17 @@ pub async fn run(
     give_up: Duration,
     cancel: CancellationToken,
 ) -> Result<SyncReport> {
+    run_with(edge, once, give_up, cancel, Hooks::default()).await
+}
+
+/// [`run`], sharing its progress through `hooks`.
+pub async fn run_with(
+    edge: Arc<Edge>,
+    once: bool,
+    give_up: Duration,
+    cancel: CancellationToken,
+    hooks: Hooks,
+) -> Result<SyncReport> {
     let link = edge.cfg.center.clone().ok_or_else(|| {
         anyhow!("no [center] section in edge.toml: this node has no center to sync with")
     })?;
@@ -139,7 +205,7 @@ pub async fn run(
     };
     let mut endpoint = quinn::Endpoint::client(bind).context("cannot open a UDP socket")?;
     endpoint.set_default_client_config(client);
-    let report = Arc::new(Mutex::new(SyncReport::default()));
+    let report = hooks.report.clone();
     let mut backoff = Backoff::new(200, link.backoff_cap_ms.max(200));
     let mut seed = now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15;
     let started = Instant::now();
@@ -180,7 +246,7 @@ pub async fn run(
             let conn = connecting.await?;
             backoff.reset();
             report.lock().unwrap_or_else(|p| p.into_inner()).sessions += 1;
-            session(&edge, &link, conn, once, &report, &cancel).await
+            session(&edge, &link, conn, once, &hooks, &cancel).await
         };
         let outcome = attempt.await;
         match outcome {
@@ -229,6 +295,7 @@ pub async fn run(
         };
         tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = hooks.poke.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
         }
     }
@@ -282,9 +349,10 @@ async fn session(
     link: &CenterLink,
     conn: quinn::Connection,
     once: bool,
-    report: &Arc<Mutex<SyncReport>>,
+    hooks: &Hooks,
     cancel: &CancellationToken,
 ) -> Result<()> {
+    let report = &hooks.report;
     let (mut tx, mut rx) = conn.open_bi().await?;
     codec::write(
         &mut tx,
@@ -310,6 +378,11 @@ async fn session(
     })
     .await?;
     loop {
+        let mut pass = 0;
+        hooks.passes.send_modify(|p| {
+            p.started += 1;
+            pass = p.started;
+        });
         sync_docs(edge, &mut tx, &mut rx, report).await?;
         let queue = {
             let e = edge.clone();
@@ -321,6 +394,7 @@ async fn session(
         );
         codec::write(&mut tx, &Request::Queue { items, bytes }).await?;
         if queue.is_empty() {
+            hooks.passes.send_modify(|p| p.idle = p.idle.max(pass));
             if once {
                 // let the center take in the last report before the connection closes
                 let _ = tx.finish();
@@ -334,6 +408,7 @@ async fn session(
             }
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
+                _ = hooks.poke.notified() => continue,
                 _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
                 r = conn.closed() => bail!("connection closed: {r}"),
             }

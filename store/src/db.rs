@@ -121,15 +121,16 @@ impl Store {
                 names.push(f.to_string());
             }
         }
-        let descriptors: Vec<ColumnFamilyDescriptor> = names
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n.as_str(), cf_options(n)))
-            .collect();
         let db = match mode {
-            Mode::ReadWrite => Db::open_cf_descriptors(&opts, path, descriptors),
-            Mode::ReadOnly => Db::open_cf_descriptors_read_only(&opts, path, descriptors, false),
-        }
-        .map_err(|e| classify(path, e))?;
+            Mode::ReadWrite => {
+                let descriptors: Vec<ColumnFamilyDescriptor> = names
+                    .iter()
+                    .map(|n| ColumnFamilyDescriptor::new(n.as_str(), cf_options(n)))
+                    .collect();
+                Db::open_cf_descriptors(&opts, path, descriptors).map_err(|e| classify(path, e))?
+            }
+            Mode::ReadOnly => read_only(&opts, path, &names, cf_options)?,
+        };
         Ok(Store {
             db,
             path: path.to_path_buf(),
@@ -196,6 +197,45 @@ impl Store {
 
     pub fn err(&self, e: rocksdb::Error) -> StoreError {
         classify(&self.path, e)
+    }
+}
+
+/// How often a read-only open is tried before a missing file counts as corruption.
+const READ_ONLY_TRIES: u32 = 20;
+
+/// Opens the store read-only beside a process that may be writing it.
+///
+/// A read-only open reads the MANIFEST and then opens the files it lists; a
+/// writer that finishes a flush or compaction in between deletes some of them,
+/// and RocksDB reports the missing file as corruption. Seen in the tests: a
+/// `status` beside a running ingest failed once in a few runs with "the store
+/// is corrupt", which would send a keeper to restore a healthy store from
+/// backup. So a missing file is tried again, with a fresh MANIFEST, for about a
+/// second; real damage stays and is reported as before.
+fn read_only(
+    opts: &Options,
+    path: &Path,
+    names: &[String],
+    cf_options: &dyn Fn(&str) -> Options,
+) -> Result<Db, StoreError> {
+    let mut tries = 0;
+    loop {
+        let descriptors: Vec<ColumnFamilyDescriptor> = names
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(n.as_str(), cf_options(n)))
+            .collect();
+        match Db::open_cf_descriptors_read_only(opts, path, descriptors, false) {
+            Ok(db) => return Ok(db),
+            Err(e)
+                if e.kind() == ErrorKind::Corruption
+                    && e.to_string().contains("No such file")
+                    && tries < READ_ONLY_TRIES =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(classify(path, e)),
+        }
     }
 }
 
