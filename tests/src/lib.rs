@@ -230,4 +230,5 @@ pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value>
 }
 
 pub mod cluster;
+pub mod doc_fixture;
 pub mod fault_proxy;
