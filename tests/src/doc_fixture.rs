@@ -222,30 +222,38 @@ pub fn sync_pair(a: &mut AutoCommit, sa: &mut State, b: &mut AutoCommit, sb: &mu
     panic!("sync did not settle in 64 rounds");
 }
 
-/// Builds the whole fixture with the running Automerge release.
-pub fn build() -> Fixture {
-    let mut a = activity();
-    let name = format!("activity/{COUNTY}/{}", a.id);
-    // the edge: created at arrival, then the notice, annotations, items and the
-    // interruption record come in as separate commands
-    let mut edge = edge_doc();
-    let full = a.clone();
+/// The activity as the edge writes it, one record per CLI command: created at
+/// arrival, then the notice, each annotation, the items, and the interruption record
+/// with the departure. The last step is [`activity`] with its departure.
+pub fn activity_steps() -> Vec<Activity> {
+    let full = activity();
+    let mut a = full.clone();
     a.notice = None;
     a.annotations.clear();
     a.interruptions.clear();
     a.items.clear();
-    put(&mut edge, &["activity"], &a);
+    let mut steps = vec![a.clone()];
     a.notice = full.notice.clone();
-    put(&mut edge, &["activity"], &a);
+    steps.push(a.clone());
     for note in &full.annotations {
         a.annotations.push(note.clone());
-        put(&mut edge, &["activity"], &a);
+        steps.push(a.clone());
     }
     a.items = full.items.clone();
-    put(&mut edge, &["activity"], &a);
+    steps.push(a.clone());
     a.interruptions = full.interruptions.clone();
     a.departure = Some(T0 + 55 * MIN);
-    put(&mut edge, &["activity"], &a);
+    steps.push(a);
+    steps
+}
+
+/// Builds the whole fixture with the running Automerge release.
+pub fn build() -> Fixture {
+    let name = format!("activity/{COUNTY}/{}", activity().id);
+    let mut edge = edge_doc();
+    for step in activity_steps() {
+        put(&mut edge, &["activity"], &step);
+    }
 
     // first sync: the center starts from an empty document of its own
     let mut center = AutoCommit::new().with_actor(doc::actor_for(CENTER_NODE));
