@@ -178,7 +178,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(hex: &str) -> Result<Vec<u8>, String> {
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 40 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 40 {
         return Err("expected 1 to 20 bytes of hex".to_owned());
     }
     (0..hex.len())

@@ -41,6 +41,12 @@ pub fn actor_for(node: &str) -> ActorId {
 /// A document whose first change is the same bytes on every node (fixed actor and
 /// time), so independently seeded copies merge into one history instead of two
 /// conflicting ones. Used for the annex catalogue.
+///
+/// What is identical is the change, and so its hash (the heads), not the saved
+/// document: `save()`'s encoding belongs to the Automerge release (0.7.4 saves the
+/// catalogue in 526 bytes, 0.12 in 532). Nodes exchange changes, never saved bytes,
+/// and `tests/tests/automerge_fixture.rs` checks that this seed still has the heads
+/// of the catalogue automerge 0.7.4 seeded, and merges with it into one history.
 pub fn seeded<T: Serialize>(
     seed_name: &str,
     path: &[&str],

@@ -19,6 +19,8 @@
 //! - [`item`] — a stored recording and where its times came from (art. 11, 13).
 //! - [`compliance`] — the checks `status` reports (art. 5, 6, 8, 12, 13).
 //! - [`doc`] — typed records <-> Automerge documents.
+//! - [`automerge`] — the Automerge release Jilu is built with, re-exported so the
+//!   fixture and benchmark crates name exactly this one.
 //! - [`wire`] — the sync protocol's messages, goals and non-goals.
 //! - [`codec`] — length-prefixed, size-limited frames (the only user of bincode).
 //! - [`sync`] — document ownership and the pure decisions of a sync session.
@@ -41,3 +43,5 @@ pub mod sync;
 pub mod time;
 pub mod transfer;
 pub mod wire;
+
+pub use automerge;

@@ -37,8 +37,9 @@ pub struct Matter {
 /// Name of the city-wide catalogue document.
 pub const CATALOGUE: &str = "catalogue";
 
-/// The catalogue document as first issued: byte-identical on every node (fixed
-/// actor and time), so independently seeded copies merge into one history.
+/// The catalogue document as first issued: its one change is byte-identical on
+/// every node (fixed actor and time), so independently seeded copies merge into one
+/// history (see [`crate::doc::seeded`]).
 pub fn seed_catalogue() -> Result<automerge::AutoCommit, crate::doc::DocError> {
     let rows: Vec<(String, Matter)> = annex().into_iter().map(|m| (m.id.clone(), m)).collect();
     crate::doc::seeded("jilu-annex-2019", &["matters"], &rows)

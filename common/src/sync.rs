@@ -6,6 +6,32 @@
 //! county and reads the city's; it may *write* only its county's, and every change it
 //! sends must be authored by its own actor (derived from its certificate's node
 //! name), so each change is attributable to the certificate that sent it.
+//!
+//! The machinery around these decisions is Jilu's own: all heads in one frame, the
+//! Automerge sync protocol only for documents that differ, per-peer sync state
+//! stored beside the document, over the mTLS QUIC control stream. `samod` 0.16
+//! (automerge-repo for Rust, on automerge 0.12) was weighed for it and not taken:
+//! - transport: it speaks automerge-repo's own CBOR protocol (handshake, per-document
+//!   sync and announce messages) over any byte stream, so it could run on our QUIC
+//!   stream bound to the certificate's peer id, but it syncs each active document
+//!   on its own, with no one-frame heads comparison for thousands of unchanged ones;
+//! - authorization: its share policy grants read-only or read-write per document and
+//!   peer, and a writer's sync messages are applied straight into the document
+//!   ("permissions apply to the delivering connection, not the original change
+//!   author"): there is no point where a change can be refused for its author before
+//!   it is merged, which `check_changes` needs;
+//! - storage: an async key-value trait, one write per change or compacted snapshot
+//!   under random UUID document ids, with sync states kept in memory: the merged
+//!   document, its sync state and the audit entry cannot share one RocksDB batch,
+//!   and our names (`activity/<county>/<id>`), from which ownership is read, would
+//!   need a second index;
+//! - maturity: 0.16, before 1.0, so any minor release may break its API; against
+//!   it stand this module, `uplink::sync_docs` and `Center::sync_doc`, which the
+//!   sync tests exercise over real QUIC.
+//!
+//! Its one feature Jilu lacks, read-only sync states (automerge 0.12's
+//! `State::new_read_only`), does not replace the refusal either: it ignores a peer's
+//! changes silently, where Jilu answers `Refused` and writes an audit entry.
 
 use std::collections::BTreeMap;
 

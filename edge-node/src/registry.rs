@@ -16,7 +16,7 @@ pub fn registry_doc(county: &str) -> String {
     format!("registry/{county}")
 }
 
-/// The catalogue as first issued, byte-identical on every node.
+/// The catalogue as first issued: the same seed change on every node.
 pub fn seed_catalogue() -> Result<automerge::AutoCommit> {
     Ok(jilu_common::matter::seed_catalogue()?)
 }

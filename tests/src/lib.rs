@@ -230,4 +230,17 @@ pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value>
 }
 
 pub mod cluster;
+pub mod doc_fixture;
 pub mod fault_proxy;
+
+// `doc07` is common/src/doc.rs itself compiled against automerge 0.7.4, so the
+// upgrade tests and `jilu-bench-automerge` run Jilu's very mapping on the previous
+// release. Its `use automerge::…` must find 0.7.4: this crate has no dependency
+// named `automerge` (it reaches the current release as `jilu_common::automerge`),
+// and the alias below puts 0.7.4 in the crate's extern prelude under that name.
+// Left out of this crate's own unit tests: the module's tests need the rest of
+// jilu-common.
+extern crate automerge07 as automerge;
+#[cfg(not(test))]
+#[path = "../../common/src/doc.rs"]
+pub mod doc07;
