@@ -72,16 +72,11 @@ impl fmt::Display for Identity {
     }
 }
 
-/// Checks a node name or county code: 1 to 64 of `A-Z a-z 0-9 . _ -`, and not `.` or
-/// `..` (node names become folder names under `nodes/`).
+/// Checks a node name or county code by Jilu's one id rule ([`jilu_common::id`]):
+/// the same names `edge-node init` accepts (node names also become folder names
+/// under `nodes/`).
 pub fn check_name(what: &'static str, value: &str) -> Result<(), CertError> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    let ok = !value.is_empty()
-        && value.len() <= MAX_NAME_LEN
-        && value.chars().all(allowed)
-        && value != "."
-        && value != "..";
-    if ok {
+    if value.len() <= MAX_NAME_LEN && jilu_common::id::is_valid(value) {
         Ok(())
     } else {
         Err(CertError::BadName {

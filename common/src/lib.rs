@@ -8,6 +8,9 @@
 //!
 //! # Layout
 //! - [`time`] — Unix-millisecond timestamps, RFC 3339 text, calendar months.
+//! - [`hash`] — [`hash::Hash`], an item's BLAKE3 root, and prefixes of it.
+//! - [`id`] — the one rule for node, county, device, officer, matter and activity ids.
+//! - [`record`] — stored records with a format version and a migration chain.
 //! - [`chunk_tree`] — 1 MiB chunks, their BLAKE3 chaining values and the root hash,
 //!   so a copy can be verified (and resumed) chunk by chunk.
 //! - [`audit`] — the append-only, hash-linked audit/custody log and its verifier.
@@ -33,10 +36,13 @@ pub mod chunk_tree;
 pub mod codec;
 pub mod compliance;
 pub mod doc;
+pub mod hash;
+pub mod id;
 pub mod item;
 pub mod ledger;
 pub mod matter;
 pub mod media;
+pub mod record;
 pub mod registry;
 pub mod schedule;
 pub mod sync;

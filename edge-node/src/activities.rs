@@ -12,7 +12,6 @@ use jilu_common::time::{self, Millis};
 use serde_json::json;
 
 use crate::edge::{now_ms, parse_hash, Edge, ItemTx};
-use crate::registry::check_id;
 
 pub fn activity_doc(county: &str, id: &str) -> String {
     format!("activity/{county}/{id}")
@@ -89,7 +88,7 @@ impl Edge {
             Some(id) => id,
             None => format!("A-{}-{}", self.cfg.county, tx.next_counter("activity")?),
         };
-        check_id("activity id", &id)?;
+        jilu_common::id::check("activity id", &id)?;
         let name = activity_doc(&self.cfg.county, &id);
         if self.load_doc(&name)?.is_some() {
             bail!("activity '{id}' already exists");

@@ -130,8 +130,8 @@ impl Edge {
     /// Creates a new edge store in `dir`: `edge.toml`, the database and the seeded
     /// matter catalogue. Refuses to touch an existing one.
     pub fn init(dir: &Path, node: &str, county: &str) -> Result<Edge> {
-        crate::registry::check_id("node name", node)?;
-        crate::registry::check_id("county code", county)?;
+        jilu_common::id::check("node name", node)?;
+        jilu_common::id::check("county code", county)?;
         let cfg_path = dir.join(crate::config::FILE_NAME);
         if cfg_path.exists() || dir.join("db").join("CURRENT").exists() {
             return Err(anyhow!(
@@ -147,9 +147,9 @@ impl Edge {
             journal: Journal::new(store, node)?,
             cfg: cfg.clone(),
         };
-        let mut catalogue = crate::registry::seed_catalogue()?;
+        let mut catalogue = jilu_common::matter::seed_catalogue()?;
         let mut tx = edge.begin();
-        tx.put_doc(crate::registry::CATALOGUE, &mut catalogue)?;
+        tx.put_doc(jilu_common::matter::CATALOGUE, &mut catalogue)?;
         tx.audit(
             "jilu",
             Action::NodeInitialised,

@@ -3,9 +3,9 @@
 
 use anyhow::{anyhow, bail, Result};
 use jilu_common::audit::Action;
-use jilu_common::doc;
 use jilu_common::matter::Matter;
 use jilu_common::registry::{Device, DeviceStatus, Officer};
+use jilu_common::{doc, id};
 use serde_json::json;
 
 use crate::edge::Edge;
@@ -55,7 +55,7 @@ impl Edge {
     }
 
     pub fn add_device(&self, actor: &str, device: Device) -> Result<()> {
-        check_id("device id", &device.id)?;
+        id::check("device id", &device.id)?;
         let name = registry_doc(&self.cfg.county);
         let mut d = self.load_or_new_doc(&name)?;
         if doc::get::<Device>(&d, &["devices", &device.id])?.is_some() {
@@ -117,7 +117,7 @@ impl Edge {
     }
 
     pub fn add_officer(&self, actor: &str, officer: Officer) -> Result<()> {
-        check_id("badge", &officer.badge)?;
+        id::check("badge", &officer.badge)?;
         let name = registry_doc(&self.cfg.county);
         let mut d = self.load_or_new_doc(&name)?;
         if doc::get::<Officer>(&d, &["officers", &officer.badge])?.is_some() {
@@ -158,7 +158,7 @@ impl Edge {
 
     /// Adds or replaces a catalogue row.
     pub fn set_matter(&self, actor: &str, matter: Matter) -> Result<()> {
-        check_id("matter id", &matter.id)?;
+        id::check("matter id", &matter.id)?;
         let mut d = self.load_doc(CATALOGUE)?.ok_or_else(|| anyhow!("the matter catalogue is missing: the store was not initialised by `edge-node init`"))?;
         let before = doc::get::<Matter>(&d, &["matters", &matter.id])?;
         doc::put(&mut d, &["matters", &matter.id], &matter)?;
@@ -173,18 +173,4 @@ impl Edge {
         )?;
         tx.commit()
     }
-}
-
-/// Ids become document paths and dock folder names: keep them plain.
-pub fn check_id(what: &str, id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !id.starts_with('.');
-    if !ok {
-        bail!("{what} '{id}' is not usable: use 1-64 letters, digits, '-', '_' or '.'");
-    }
-    Ok(())
 }

@@ -187,6 +187,8 @@ pub async fn shutdown(service: &Service, serving: tokio::task::JoinHandle<()>, d
     let left = deadline.saturating_duration_since(Instant::now());
     if tokio::time::timeout(left, serving).await.is_err() {
         warn!("commands still running at the stop deadline were left to the crash protocol");
+    } else {
+        info!("stopping: the control socket is closed and its commands have ended");
     }
     let dir = service.edge.store.path.parent().map(Path::to_path_buf);
     if let Some(dir) = dir {

@@ -378,6 +378,10 @@ async fn session(
     })
     .await?;
     loop {
+        if cancel.is_cancelled() {
+            conn.close(quinn::VarInt::from_u32(0), b"edge stopping");
+            return Ok(());
+        }
         let mut pass = 0;
         hooks.passes.send_modify(|p| {
             p.started += 1;
@@ -656,10 +660,21 @@ async fn upload(
             done.map_err(|e| anyhow!("upload task: {e}"))??;
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        done.map_err(|e| anyhow!("upload task: {e}"))??;
+    // Stopping does not wait for the items in flight: a 1 GiB item on a capped
+    // link could hold a SIGTERM for minutes. Dropping their streams loses nothing:
+    // the center keeps every chunk it made durable and the next offer resumes.
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                tasks.abort_all();
+                return Ok(());
+            }
+            done = tasks.join_next() => match done {
+                Some(done) => done.map_err(|e| anyhow!("upload task: {e}"))??,
+                None => return Ok(()),
+            },
+        }
     }
-    Ok(())
 }
 
 /// Reads chunk `index` of `rec` from the store and checks it.

@@ -244,3 +244,68 @@ extern crate automerge07 as automerge;
 #[cfg(not(test))]
 #[path = "../../common/src/doc.rs"]
 pub mod doc07;
+
+/// A running `edge-node run` (or `sync`, `dock watch`): the office's node, serving
+/// every other command through its control socket. Killed on drop.
+pub struct RunningNode {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl Edge {
+    /// Starts `edge-node ARGS` as the node and waits until its control socket
+    /// answers. Its output goes to a log file in the node's temp dir.
+    pub fn start_node(&self, args: &[&str]) -> RunningNode {
+        let log = self
+            .tmp
+            .path()
+            .join(format!("node-{}.log", args.join("-").replace('/', "_")));
+        let out = std::fs::File::create(&log).expect("node log");
+        let child = self
+            .cmd()
+            .env("JILU_LOG", "info")
+            .args(args)
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("start the node");
+        let sock = self.dir.join("control.sock");
+        let started = std::time::Instant::now();
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the node did not start serving: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        RunningNode { child, log }
+    }
+}
+
+impl RunningNode {
+    /// Sends SIGTERM and waits for the exit; returns the status and how long the
+    /// node took to stop.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = self.child.wait().expect("wait for the node");
+        (status, started.elapsed())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
