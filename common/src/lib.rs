@@ -11,6 +11,7 @@
 //! - [`hash`] — [`hash::Hash`], an item's BLAKE3 root, and prefixes of it.
 //! - [`id`] — the one rule for node, county, device, officer, matter and activity ids.
 //! - [`record`] — stored records with a format version and a migration chain.
+//! - [`subject`] — what an audit entry is about, and who acted.
 //! - [`chunk_tree`] — 1 MiB chunks, their BLAKE3 chaining values and the root hash,
 //!   so a copy can be verified (and resumed) chunk by chunk.
 //! - [`audit`] — the append-only, hash-linked audit/custody log and its verifier.
@@ -45,6 +46,7 @@ pub mod media;
 pub mod record;
 pub mod registry;
 pub mod schedule;
+pub mod subject;
 pub mod sync;
 pub mod time;
 pub mod transfer;
