@@ -382,6 +382,9 @@ pub enum DockCmd {
         /// Seconds a file must stay unchanged before it is ingested.
         #[arg(long, default_value_t = 3)]
         settle: u64,
+        /// Cameras ingested at once (default: edge.toml [dock] concurrent_cameras, else one per CPU core).
+        #[arg(long)]
+        cameras: Option<usize>,
     },
 }
 
@@ -790,6 +793,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             once,
             interval,
             settle,
+            cameras,
         }) => {
             let edge = open_rw(&cli)?;
             let opts = DockOptions {
@@ -798,6 +802,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 once: *once,
                 interval: Duration::from_secs(*interval),
                 settle: Duration::from_secs(*settle),
+                cameras: cameras.unwrap_or(edge.cfg.dock.concurrent_cameras),
             };
             let json_out = cli.json;
             if !json_out && !once {
@@ -964,6 +969,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         once: false,
                         interval: Duration::from_secs(5),
                         settle: Duration::from_secs(3),
+                        cameras: edge.cfg.dock.concurrent_cameras,
                     };
                     edge.dock_watch(
                         &actor,

@@ -12,6 +12,11 @@
 //! 3. one synced batch writes the item record, its chunk values, the activity link
 //!    and the custody entry, and removes the marker.
 //!
+//! An ingest that stops before 3 for any other reason (the source shrank, vanished
+//! or could not be read, as when a camera is unplugged mid-copy, or its caller
+//! cancelled it) goes through the same discard as recovery, at once: its chunks and
+//! marker are removed in one synced batch with an `ingest_discarded` audit entry.
+//!
 //! A crash before 3 leaves a marker; the next read-write open deletes that ingest's
 //! chunks and records `ingest_discarded` in the audit log. The item was never
 //! acknowledged and its source is still on the device. A crash after 3 loses
@@ -67,6 +72,46 @@ pub struct Ack {
     pub duplicate: bool,
     pub item: Item,
 }
+
+/// Why an ingest stopped before it was acknowledged without any store failure.
+/// Nothing of it is visible: its chunks were discarded. The source is left as it
+/// is and can be ingested again.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestAbort {
+    /// the caller's cancellation hook asked to stop (Ctrl-C, service shutdown)
+    #[error("ingest of {0} was cancelled before it was acknowledged; nothing of it was kept")]
+    Cancelled(PathBuf),
+    /// the source changed under the reader: a camera unplugged mid-copy, or still
+    /// being written; ingest it again once it is docked and complete
+    #[error("{path} {why} while it was being read (device unplugged or still writing?): nothing of it was kept; it is ingested again when it is back and complete")]
+    SourceChanged { path: PathBuf, why: String },
+}
+
+/// How a caller steers one ingest (see [`Edge::ingest_file_with`]).
+pub struct IngestControl<'a> {
+    /// called after each chunk with the bytes stored so far
+    pub progress: &'a mut dyn FnMut(u64),
+    /// checked between chunks: returning true aborts the ingest through the
+    /// discard path ([`IngestAbort::Cancelled`]); it must be cheap
+    pub cancel: &'a dyn Fn() -> bool,
+    /// the ingest lane to write through (see [`crate::store`]): 0 for a lone
+    /// ingest; concurrent ingests each need their own
+    pub lane: u32,
+    /// how many lanes run at once, to size the lane's memtables
+    pub lanes: usize,
+}
+
+impl std::fmt::Debug for IngestControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestControl")
+            .field("lane", &self.lane)
+            .field("lanes", &self.lanes)
+            .finish()
+    }
+}
+
+/// Chunks between checks that the source is still the file that was opened.
+const SOURCE_CHECK_EVERY: usize = 8;
 
 /// A pending ingest: what recovery needs to remove its chunks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -153,6 +198,40 @@ impl Edge {
         ctx: &Resolved,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Ack> {
+        self.ingest_file_with(
+            actor,
+            path,
+            ctx,
+            IngestControl {
+                progress,
+                cancel: &|| false,
+                lane: 0,
+                lanes: 1,
+            },
+        )
+    }
+
+    /// [`Edge::ingest_file`] with a cancellation hook and an ingest lane. When
+    /// `ctl.cancel` returns true between two chunks, or the source shrinks, grows,
+    /// vanishes, is replaced or fails to read, the ingest stops before anything of
+    /// it is acknowledged: its chunks and pending marker are removed, an
+    /// `ingest_discarded` audit entry says why, and the error is an
+    /// [`IngestAbort`]. Chunks already written are not kept for a later retry: the
+    /// next ingest of the file starts over, which costs time but never trusts
+    /// bytes read from a device that went away.
+    pub fn ingest_file_with(
+        &self,
+        actor: &str,
+        path: &Path,
+        ctx: &Resolved,
+        ctl: IngestControl<'_>,
+    ) -> Result<Ack> {
+        let IngestControl {
+            progress,
+            cancel,
+            lane,
+            lanes,
+        } = ctl;
         // stat before open: opening a FIFO or a device node could block or consume it
         let meta =
             std::fs::metadata(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
@@ -175,9 +254,10 @@ impl Edge {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
 
-        self.check_space(path, len)?;
+        let _lane = self.inflight.take_lane(lane)?;
+        let mut reservation = self.inflight.space.reserve(&self.store.path, path, len)?;
         let started = now_ms();
-        let period = time::month(started);
+        let period = store::lane_period(&time::month(started), lane);
         // 1. the marker that lets recovery find this ingest's chunks after a crash
         let mut tx = self.begin();
         let ingest = tx.next_counter("ingest")?;
@@ -194,7 +274,23 @@ impl Edge {
         tx.commit()?;
 
         // 2. chunks, then the flush that makes them durable
-        let written = self.write_chunks(&mut file, path, len, ingest, &period, progress);
+        let source = Opened::of(&meta);
+        let mut on_chunk = |done: u64| {
+            reservation.advance(done);
+            progress(done);
+        };
+        let chunks = Chunks {
+            file: &mut file,
+            path,
+            len,
+            ingest,
+            period: &period,
+            lanes,
+            source: &source,
+        };
+        let written = self
+            .write_chunks(chunks, &mut on_chunk, cancel)
+            .and_then(|v| source.check(path).map(|()| v));
         let (root, cvs) = match written {
             Ok(v) => v,
             Err(e) => {
@@ -300,14 +396,23 @@ impl Edge {
     /// cores and would only add hand-offs.
     fn write_chunks(
         &self,
-        file: &mut File,
-        path: &Path,
-        len: u64,
-        ingest: u64,
-        period: &str,
+        job: Chunks<'_>,
         progress: &mut dyn FnMut(u64),
+        cancel: &dyn Fn() -> bool,
     ) -> Result<(blake3::Hash, Vec<[u8; 32]>)> {
+        let Chunks {
+            file,
+            path,
+            len,
+            ingest,
+            period,
+            lanes,
+            source,
+        } = job;
         let cf = store::chunks_cf(&self.store, period)?;
+        if self.inflight.needs_sizing(period, lanes) {
+            store::size_lane(&self.store, &cf, lanes)?;
+        }
         let mut wo = WriteOptions::default();
         wo.disable_wal(true);
         let chunks = chunk_count(len);
@@ -324,13 +429,15 @@ impl Edge {
                 let mut hasher = TreeHasher::new();
                 for index in 0..chunks {
                     let want = jilu_common::chunk_tree::chunk_len(index, len);
-                    let mut buf = free_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_SIZE));
+                    let mut buf = free_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(CHUNK_SIZE));
                     buf.resize(want, 0);
                     file.read_exact(&mut buf).map_err(|e| {
                         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                            anyhow!("{} shrank while it was being read: ingest it again once the device has finished writing", path.display())
+                            changed(path, "shrank")
                         } else {
-                            anyhow!("cannot read {}: {e}", path.display())
+                            changed(path, &format!("could not be read ({e})"))
                         }
                     })?;
                     let cv = hasher.push(&buf, len);
@@ -339,15 +446,30 @@ impl Edge {
                     }
                 }
                 let mut probe = [0u8; 1];
-                if file.read(&mut probe).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))? != 0 {
-                    bail!("{} grew while it was being read: ingest it again once the device has finished writing", path.display());
+                if file
+                    .read(&mut probe)
+                    .map_err(|e| changed(path, &format!("could not be read ({e})")))?
+                    != 0
+                {
+                    return Err(changed(path, "grew"));
                 }
                 Ok(())
             });
             let mut cvs = Vec::with_capacity(chunks as usize);
             let mut done = 0u64;
             let mut write_err = None;
+            let mut abort = None;
             for (index, (buf, cv)) in full_rx.iter().enumerate() {
+                if cancel() {
+                    abort = Some(anyhow!(IngestAbort::Cancelled(path.to_path_buf())));
+                    break;
+                }
+                if index % SOURCE_CHECK_EVERY == SOURCE_CHECK_EVERY - 1 {
+                    if let Err(e) = source.check(path) {
+                        abort = Some(e);
+                        break;
+                    }
+                }
                 if let Err(e) =
                     self.store
                         .db
@@ -368,6 +490,9 @@ impl Edge {
             if let Some(e) = write_err {
                 return Err(e.into());
             }
+            if let Some(e) = abort {
+                return Err(e);
+            }
             read_result?;
             if cvs.len() as u64 != chunks {
                 bail!("{} could not be read completely", path.display());
@@ -376,32 +501,6 @@ impl Edge {
             let root = jilu_common::chunk_tree::root_from_cvs(&cvs);
             Ok((root, cvs))
         })
-    }
-
-    /// Refuses an ingest that cannot fit, before anything is written: a store that
-    /// runs out of space mid-flush is left for recovery, and RocksDB's error paths
-    /// there are its least exercised.
-    fn check_space(&self, path: &Path, len: u64) -> Result<()> {
-        // the footage itself, plus room for its SSTs, the manifest and the WAL
-        let needed = len + len / 100 + (16 << 20);
-        let st = rustix::fs::statvfs(&self.store.path).map_err(|e| {
-            anyhow!(
-                "cannot read free space of {}: {e}",
-                self.store.path.display()
-            )
-        })?;
-        let free = st.f_bavail.saturating_mul(st.f_frsize);
-        if free < needed {
-            return Err(
-                anyhow!(store::StoreError::DiskFull(self.store.path.clone())).context(format!(
-                    "{} needs {} MiB and the store's disk has {} MiB free",
-                    path.display(),
-                    needed >> 20,
-                    free >> 20
-                )),
-            );
-        }
-        Ok(())
     }
 
     /// Removes an unacknowledged ingest's chunks and marker, leaving a trace.
@@ -509,6 +608,67 @@ impl Edge {
         }
         Ok(())
     }
+}
+
+/// One item's chunks to write: the open source and where they go.
+struct Chunks<'a> {
+    file: &'a mut File,
+    path: &'a Path,
+    len: u64,
+    ingest: u64,
+    period: &'a str,
+    lanes: usize,
+    source: &'a Opened,
+}
+
+/// The identity of the source file as it was opened: a file that is replaced,
+/// removed (a camera unplugged, its folder gone) or cut shorter is no longer the
+/// recording being read, even where the open descriptor still reads old bytes.
+#[derive(Debug, Clone, Copy)]
+struct Opened {
+    dev: u64,
+    ino: u64,
+    len: u64,
+}
+
+impl Opened {
+    fn of(meta: &std::fs::Metadata) -> Opened {
+        use std::os::unix::fs::MetadataExt;
+        Opened {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+        }
+    }
+
+    /// Fails with [`IngestAbort::SourceChanged`] unless `path` is still the file
+    /// that was opened, at its full length.
+    fn check(&self, path: &Path) -> Result<()> {
+        let now = match std::fs::metadata(path) {
+            Ok(m) => Opened::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(changed(path, "vanished"))
+            }
+            Err(e) => return Err(changed(path, &format!("could not be read ({e})"))),
+        };
+        if (now.dev, now.ino) != (self.dev, self.ino) {
+            return Err(changed(path, "was replaced by another file"));
+        }
+        if now.len < self.len {
+            return Err(changed(path, "shrank"));
+        }
+        if now.len > self.len {
+            return Err(changed(path, "grew"));
+        }
+        Ok(())
+    }
+}
+
+fn changed(path: &Path, why: &str) -> anyhow::Error {
+    anyhow!(IngestAbort::SourceChanged {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    })
 }
 
 /// The kind to show for an item whose container said nothing.

@@ -5,6 +5,7 @@ use jilu_common::compliance::{self, Finding};
 use jilu_common::time::{self, Millis};
 use serde::Serialize;
 
+use crate::dock::progress::{self, DockSnapshot};
 use crate::edge::{now_ms, Edge};
 use crate::store;
 
@@ -76,8 +77,23 @@ impl Edge {
     }
 }
 
+/// The status with the docking station's progress, as `--json` prints it. The
+/// process that runs the dock owns the progress; without one, `docked_cameras`
+/// is null.
+#[derive(Debug, Serialize)]
+pub struct StatusView<'a> {
+    #[serde(flatten)]
+    pub status: &'a Status,
+    pub docked_cameras: Option<&'a DockSnapshot>,
+}
+
 /// The status as an archive keeper reads it.
 pub fn render(s: &Status) -> String {
+    render_with_dock(s, None)
+}
+
+/// [`render`] with a "docked cameras" section from `dock`, when given.
+pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
     let mut out = String::new();
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     out.push_str(&format!(
@@ -149,6 +165,9 @@ pub fn render(s: &Status) -> String {
             "  interrupted ingests: {} (cleaned up by the next ingest or dock run)\n",
             s.interrupted_ingests
         ));
+    }
+    if let Some(d) = dock {
+        out.push_str(&progress::render(d));
     }
     if s.findings.is_empty() {
         out.push_str("  findings:          none\n");
