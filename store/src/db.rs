@@ -151,7 +151,13 @@ impl Store {
         opts: &Options,
     ) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
         if self.db.cf_handle(name).is_none() {
-            self.db.create_cf(name, opts).map_err(|e| self.err(e))?;
+            if let Err(e) = self.db.create_cf(name, opts) {
+                // two threads creating the same family at once: one wins, and the
+                // family the other wanted exists either way
+                if self.db.cf_handle(name).is_none() {
+                    return Err(self.err(e));
+                }
+            }
         }
         self.cf(name)
     }

@@ -262,5 +262,6 @@ pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value>
     values.iter().find(|v| v[key].as_str() == Some(want))
 }
 
+pub mod bench;
 pub mod cluster;
 pub mod fault_proxy;
