@@ -270,8 +270,9 @@ impl Node {
             "officer", "add", OFFICER, "--name", "bench", "--unit", "bench",
         ]);
         run_ok(c)?;
-        let clock = crate::rfc3339_in(0);
         for id in cameras {
+            // read per camera: the pre-use check refuses a clock 5 s off
+            let clock = crate::rfc3339_in(0);
             let mut c = n.cmd();
             c.args(["device", "add", id, "--kind", "body-camera"])
                 .args(["--serial", &format!("SN-{id}"), "--unit", "bench"]);
