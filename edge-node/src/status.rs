@@ -209,3 +209,57 @@ pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dock::progress::DockProgress;
+
+    fn quiet_status() -> Status {
+        Status {
+            node: "edge-t".into(),
+            county: "410402".into(),
+            now: 1_800_000_000_000,
+            items: 0,
+            bytes: 0,
+            upload_items: 0,
+            upload_bytes: 0,
+            oldest_waiting: None,
+            checked_out: Vec::new(),
+            interrupted_ingests: 0,
+            audit_entries: 1,
+            findings: Vec::new(),
+            link: None,
+            center_configured: false,
+            locally_corrupt: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn docked_cameras_show_only_when_a_snapshot_is_given() {
+        let s = quiet_status();
+        assert!(!render(&s).contains("docked cameras"));
+        let mut p = DockProgress::default();
+        p.found("cam-03", 2, 10 << 20);
+        p.start("cam-03", "V1.MP4", 4 << 20, 1);
+        p.advance("cam-03", 1 << 20);
+        let snap = p.snapshot();
+        let text = render_with_dock(&s, Some(&snap));
+        assert!(
+            text.contains("docked cameras:    1 (1 ingesting now)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cam-03: 0/2 files, 1.0 MiB stored, 9.0 MiB left"),
+            "{text}"
+        );
+        let json = serde_json::to_value(StatusView {
+            status: &s,
+            docked_cameras: Some(&snap),
+        })
+        .unwrap();
+        assert_eq!(json["docked_cameras"]["cameras"][0]["bytes_left"], 9 << 20);
+        assert_eq!(json["node"], "edge-t");
+    }
+}
