@@ -60,10 +60,12 @@ impl Inflight {
         Ok(LaneGuard { owner: self, lane })
     }
 
-    /// True (once) when column family `cf` must be resized for `lanes` lanes.
+    /// True (once) when column family `cf` must be resized for `lanes` lanes. A
+    /// family opens (or is created) sized for one lane, so a lone ingest never
+    /// resizes.
     pub fn needs_sizing(&self, cf: &str, lanes: usize) -> bool {
         match self.sized.lock() {
-            Ok(mut sized) => sized.insert(cf.to_string(), lanes) != Some(lanes),
+            Ok(mut sized) => sized.insert(cf.to_string(), lanes).unwrap_or(1) != lanes,
             Err(_) => true,
         }
     }
@@ -199,6 +201,16 @@ mod tests {
         drop(b);
         assert_eq!(pool.reserved(), 0);
         pool.reserve(dir.path(), Path::new("c"), len).unwrap();
+    }
+
+    #[test]
+    fn a_family_is_resized_only_when_its_lane_count_changes() {
+        let inflight = Inflight::default();
+        assert!(!inflight.needs_sizing("2026-12", 1));
+        assert!(inflight.needs_sizing("2026-12", 8));
+        assert!(!inflight.needs_sizing("2026-12", 8));
+        assert!(inflight.needs_sizing("2026-12", 1));
+        assert!(inflight.needs_sizing("2026-12.3", 8));
     }
 
     #[test]
