@@ -31,6 +31,9 @@ pub struct EdgeConfig {
     /// Local footage space.
     #[serde(default)]
     pub storage: Storage,
+    /// The docking station (`dock watch`, `run --dock`).
+    #[serde(default)]
+    pub dock: Dock,
 }
 
 /// How to reach the center. Certificate paths are relative to the data directory.
@@ -84,6 +87,35 @@ pub struct Storage {
     pub evict_watermark_bytes: u64,
 }
 
+/// The docking station.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dock {
+    /// Docked cameras ingested at once; 0 (default): one per CPU core. Each camera
+    /// in progress costs up to 256 MiB / N of memtables (N = this number, when
+    /// above 1; 160 MiB alone) plus 6 MiB of read buffers. Ingest is CPU-bound on a
+    /// small machine (hashing, RocksDB's checksums), so more cameras than cores
+    /// gains little there unless the cameras themselves are slow to read (USB 2.0
+    /// cameras at ~30 MB/s each: raise it so the disk stays busy).
+    pub concurrent_cameras: usize,
+}
+
+impl Dock {
+    /// The configured number of cameras at once, 0 resolved to the CPU cores.
+    pub fn cameras(&self) -> usize {
+        resolve_cameras(self.concurrent_cameras)
+    }
+}
+
+/// `n` cameras at once, or one per CPU core when `n` is 0.
+pub fn resolve_cameras(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(1, |p| p.get())
+    }
+}
+
 fn default_offset() -> i32 {
     480
 }
@@ -98,6 +130,7 @@ impl EdgeConfig {
             rules: Rules::default(),
             center: None,
             storage: Storage::default(),
+            dock: Dock::default(),
         }
     }
 
@@ -147,6 +180,15 @@ impl EdgeConfig {
              [storage]\n\
              evict_watermark_bytes = 0\n\
              \n\
+             # The docking station (`dock watch`, `run --dock`).\n\
+             [dock]\n\
+             # Cameras ingested at once (one at a time per camera, files in name order).\n\
+             # 0 = one per CPU core. Each camera in progress uses up to 256 MiB / N of\n\
+             # memory (160 MiB when N is 1) plus 6 MiB. Ingest is CPU-bound on a small\n\
+             # machine: more cameras than cores only helps when the cameras are slow to\n\
+             # read (USB 2.0, ~30 MB/s each). `dock watch --cameras N` overrides it.\n\
+             concurrent_cameras = {cams}\n\
+             \n\
              # The city center (uncomment and fill in to upload; certificate paths are relative\n\
              # to this folder; see README, \"Deployment\").\n\
              # [center]\n\
@@ -165,6 +207,7 @@ impl EdgeConfig {
             clk = self.check.max_clock_offset_ms,
             hh = self.rules.handover_hours,
             gap = self.rules.gap_tolerance_ms,
+            cams = self.dock.concurrent_cameras,
         )
     }
 }

@@ -13,6 +13,7 @@ pub use jilu_store::journal::{now_ms, Head, Journal, Tx};
 use serde::{Deserialize, Serialize};
 
 use crate::config::EdgeConfig;
+use crate::reserve::Inflight;
 use crate::store::{self, Mode};
 
 /// The stored form of an item: the shared record plus what only this node knows.
@@ -30,6 +31,8 @@ pub struct ItemRecord {
 pub struct Edge {
     pub journal: Journal,
     pub cfg: EdgeConfig,
+    /// disk space and ingest lanes held by the ingests in flight
+    pub inflight: Inflight,
 }
 
 impl std::fmt::Debug for Edge {
@@ -69,6 +72,7 @@ impl Edge {
         Ok(Edge {
             journal: Journal::new(store, &cfg.node)?,
             cfg,
+            inflight: Inflight::default(),
         })
     }
 
@@ -146,6 +150,7 @@ impl Edge {
         let edge = Edge {
             journal: Journal::new(store, node)?,
             cfg: cfg.clone(),
+            inflight: Inflight::default(),
         };
         let mut catalogue = jilu_common::matter::seed_catalogue()?;
         let mut tx = edge.begin();

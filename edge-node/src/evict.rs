@@ -1,9 +1,9 @@
 //! Freeing an item's footage once it is safe elsewhere, without rewriting the rest.
 //!
 //! The layout is planned for this (see [`crate::store`]): footage lives in one
-//! column family per ingest month, BlobDB keeps the 1 MiB chunk values in blob
-//! files, and every ingest ends with its own flush, so an item's chunks fill blob
-//! files that hold nothing else. Freeing an item is then a range delete over its
+//! column family per ingest month and ingest lane (concurrent ingests never share
+//! one), BlobDB keeps the 1 MiB chunk values in blob files, and every ingest ends
+//! with its own flush, so an item's chunks fill blob files that hold nothing else. Freeing an item is then a range delete over its
 //! keys and a compaction of that key range: the compaction rewrites only the small
 //! SSTs that index the range (keys and blob references, tens of bytes per MiB of
 //! footage) and leaves the item's blob files with no live blob, so RocksDB drops

@@ -10,8 +10,10 @@
 //! - [`ledger`] — check-out / check-in with the pre-use check.
 //! - [`activities`] — enforcement activities, notices, annotations, interruptions.
 //! - [`ingest`] — durable, chunked, hashed footage ingest and crash recovery.
+//! - [`reserve`] — free space and ingest lanes held by the ingests in flight.
 //! - [`evict`] — freeing an uploaded item's footage without rewriting other footage.
-//! - [`dock`] — dock watch for collection workstations.
+//! - [`dock`] — dock watch for collection workstations: several cameras at once.
+//!   [`dock::progress`] keeps what each docked camera's ingest has done and has left.
 //! - [`status`] — the archive keeper's view: queue and compliance findings.
 //! - [`uplink`] — sync with the center over mutually authenticated QUIC.
 //! - [`service`] — the running node: owns the store, serves every command,
@@ -29,6 +31,7 @@ pub mod evict;
 pub mod ingest;
 pub mod ledger;
 pub mod registry;
+pub mod reserve;
 pub mod service;
 pub mod status;
 pub mod store;

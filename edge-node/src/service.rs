@@ -51,6 +51,8 @@ pub struct Service {
     pub sync: Mutex<Option<Sync>>,
     /// dock folders being watched
     pub docks: Mutex<Vec<PathBuf>>,
+    /// what each docked camera's ingest has done and has left (`status`)
+    pub dock_progress: crate::dock::progress::SharedProgress,
 }
 
 impl Service {
@@ -151,6 +153,7 @@ pub fn start(
         since: now_ms(),
         sync: Mutex::new(None),
         docks: Mutex::new(Vec::new()),
+        dock_progress: crate::dock::progress::DockProgress::shared(),
     });
     let dir = service
         .edge

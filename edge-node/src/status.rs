@@ -5,6 +5,7 @@ use jilu_common::compliance::{self, Finding};
 use jilu_common::time::{self, Millis};
 use serde::Serialize;
 
+use crate::dock::progress::{self, DockSnapshot};
 use crate::edge::{now_ms, Edge};
 use crate::store;
 
@@ -76,8 +77,23 @@ impl Edge {
     }
 }
 
+/// The status with the docking station's progress, as `--json` prints it. The
+/// process that runs the dock owns the progress; without one, `docked_cameras`
+/// is null.
+#[derive(Debug, Serialize)]
+pub struct StatusView<'a> {
+    #[serde(flatten)]
+    pub status: &'a Status,
+    pub docked_cameras: Option<&'a DockSnapshot>,
+}
+
 /// The status as an archive keeper reads it.
 pub fn render(s: &Status) -> String {
+    render_with_dock(s, None)
+}
+
+/// [`render`] with a "docked cameras" section from `dock`, when given.
+pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
     let mut out = String::new();
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     out.push_str(&format!(
@@ -150,6 +166,9 @@ pub fn render(s: &Status) -> String {
             s.interrupted_ingests
         ));
     }
+    if let Some(d) = dock {
+        out.push_str(&progress::render(d));
+    }
     if s.findings.is_empty() {
         out.push_str("  findings:          none\n");
         return out;
@@ -189,4 +208,58 @@ pub fn render(s: &Status) -> String {
         out.push_str(&format!("    [{}] {line}\n", f.article()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dock::progress::DockProgress;
+
+    fn quiet_status() -> Status {
+        Status {
+            node: "edge-t".into(),
+            county: "410402".into(),
+            now: 1_800_000_000_000,
+            items: 0,
+            bytes: 0,
+            upload_items: 0,
+            upload_bytes: 0,
+            oldest_waiting: None,
+            checked_out: Vec::new(),
+            interrupted_ingests: 0,
+            audit_entries: 1,
+            findings: Vec::new(),
+            link: None,
+            center_configured: false,
+            locally_corrupt: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn docked_cameras_show_only_when_a_snapshot_is_given() {
+        let s = quiet_status();
+        assert!(!render(&s).contains("docked cameras"));
+        let mut p = DockProgress::default();
+        p.found("cam-03", 2, 10 << 20);
+        p.start("cam-03", "V1.MP4", 4 << 20, 1);
+        p.advance("cam-03", 1 << 20);
+        let snap = p.snapshot();
+        let text = render_with_dock(&s, Some(&snap));
+        assert!(
+            text.contains("docked cameras:    1 (1 ingesting now)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cam-03: 0/2 files, 1.0 MiB stored, 9.0 MiB left"),
+            "{text}"
+        );
+        let json = serde_json::to_value(StatusView {
+            status: &s,
+            docked_cameras: Some(&snap),
+        })
+        .unwrap();
+        assert_eq!(json["docked_cameras"]["cameras"][0]["bytes_left"], 9 << 20);
+        assert_eq!(json["node"], "edge-t");
+    }
 }

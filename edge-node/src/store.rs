@@ -11,13 +11,26 @@
 //! | `custody`         | item hash ++ sequence       | (empty) index of an item's audit entries |
 //! | `dock`            | source path                 | what dock watch saw and stored there    |
 //! | `chunks-YYYY-MM`  | ingest id ++ chunk (u32 BE) | 1 MiB of footage, in BlobDB blob files  |
+//! | `chunks-YYYY-MM.N`| ingest id ++ chunk (u32 BE) | the same, written by ingest lane N ≥ 1  |
 //!
 //! Footage goes to one column family per ingest month with BlobDB: chunk values are
 //! written once, into blob files, when the memtable is flushed (no WAL: a chunk is
 //! made durable by the flush that ends its item, not by a second copy in the log).
 //! Each item ends with its own flush, so an item's blobs sit in blob files of their
 //! own; freeing it later drops those files without rewriting other footage, and a
-//! whole month is freed by dropping its column family.
+//! whole month is freed by dropping its column families.
+//!
+//! Concurrent ingests (a docking station with many cameras) each write through an
+//! ingest *lane* of their own, and each lane has its own footage column family
+//! (`chunks-YYYY-MM` for lane 0, `chunks-YYYY-MM.N` for lane N). Two ingests never
+//! share a memtable, so a flush only ever holds one item's chunks and "an item's
+//! blobs sit in blob files of their own" holds however many run at once; the crash
+//! protocol is unchanged, it just names the lane's family. One family with all
+//! ingests in it would mix items in every flush (a flush takes the whole memtable),
+//! and eviction would then have to rewrite the other items' blobs. An item's
+//! `period` is the suffix of the family its chunks are in (`2026-11`, `2026-11.3`):
+//! everything that reads footage (`chunks-{period}`) finds it without knowing about
+//! lanes, and stores written before lanes existed are lane 0 throughout.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -52,8 +65,9 @@ const MAX_CHUNK_MEMTABLES: i32 = 5;
 /// `max_background_jobs`, hence the ×4 below.
 ///
 /// Flushing is the ingest's bottleneck: the system librocksdb (Debian, a portable
-/// build) computes every blob record's CRC32C in software, about 0.75 CPU-seconds
-/// per GiB, more than reading and hashing the source take together. With one
+/// build, no `crc32` instruction anywhere in it) computes every blob record's
+/// CRC32C in software (slicing-by-4 tables): 23-25% of the ingest's CPU in a
+/// `perf` profile, 0.9-1.0 CPU-seconds per GiB, twice what BLAKE3 takes. With one
 /// flush thread that CRC runs on one core, between the thread's own writes and
 /// syncs; two let it use both cores; a third keeps a core busy while another
 /// flush waits in the fdatasyncs that end it. Measured on an idle 2-core machine,
@@ -69,7 +83,9 @@ fn db_options() -> Options {
     // smooth write-back so the flush that acknowledges an item does not wait on a
     // large dirty-page backlog (1 MiB measured no faster than 8). Direct I/O for
     // flushes, which would save the page-cache copy, measured ~40% slower: every
-    // write then blocks its flush thread until the disk has it.
+    // write then blocks its flush thread until the disk has it. With 4 MiB writes
+    // and eight cameras at once it saved ~0.35 CPU-s per GiB (3.5-3.8 → 3.2-3.4)
+    // but took 2-3× as long (2 GiB: 8-9 s → 16-22 s), so it stays off.
     o.set_bytes_per_sync(8 << 20);
     o
 }
@@ -102,6 +118,36 @@ pub fn open(path: &Path, mode: Mode, create: bool) -> Result<Store, StoreError> 
     Store::open_with(path, mode, create, db_options(), &FIXED, &cf_options)
 }
 
+/// Memtable memory an ingest lane may hold when `lanes` ingest at once: the
+/// single-ingest budget above ([`CHUNK_MEMTABLE_BYTES`] × [`MAX_CHUNK_MEMTABLES`],
+/// 160 MiB) is what one lane gets alone; with more lanes the total is capped at
+/// [`LANES_MEMTABLE_BUDGET`] so eight docked cameras stay well inside a 512 MiB
+/// process. Flushing, not filling, is what the lanes wait on, so smaller memtables
+/// per lane cost little: the flush threads are shared and stay busy either way.
+pub const LANES_MEMTABLE_BUDGET: usize = 256 << 20;
+/// Memtables per lane when several lanes run: one filling, two waiting for or in a
+/// flush.
+const LANE_MEMTABLES: usize = 3;
+/// The smallest memtable a lane gets: below this every flush's fixed cost (three
+/// fdatasyncs: blob file, SST, MANIFEST) dominates.
+const MIN_LANE_MEMTABLE: usize = 8 << 20;
+
+/// The storage period (footage column family suffix) of ingest lane `lane` in
+/// `month` (`YYYY-MM`): lane 0 is the month itself, so single ingests and stores
+/// from before lanes keep the plain name.
+pub fn lane_period(month: &str, lane: u32) -> String {
+    if lane == 0 {
+        month.to_string()
+    } else {
+        format!("{month}.{lane}")
+    }
+}
+
+/// The month (`YYYY-MM`) a storage period belongs to: the unit of retention.
+pub fn period_month(period: &str) -> &str {
+    period.split_once('.').map_or(period, |(m, _)| m)
+}
+
 /// The footage column family of `period`, created on first use.
 pub fn chunks_cf<'a>(
     store: &'a Store,
@@ -110,7 +156,36 @@ pub fn chunks_cf<'a>(
     store.cf_or_create(&format!("{CHUNKS_PREFIX}{period}"), &chunk_options())
 }
 
-/// Footage column families that exist, by period.
+/// Sizes the memtables of a lane's footage column family for `lanes` concurrent
+/// ingests (see [`LANES_MEMTABLE_BUDGET`]). Both options are mutable, so this is
+/// applied to the open family before its ingest starts.
+pub fn size_lane(
+    store: &Store,
+    cf: &Arc<BoundColumnFamily<'_>>,
+    lanes: usize,
+) -> Result<(), StoreError> {
+    let (size, count) = if lanes <= 1 {
+        (CHUNK_MEMTABLE_BYTES, MAX_CHUNK_MEMTABLES as usize)
+    } else {
+        (
+            (LANES_MEMTABLE_BUDGET / lanes / LANE_MEMTABLES).max(MIN_LANE_MEMTABLE),
+            LANE_MEMTABLES,
+        )
+    };
+    let (size, count) = (size.to_string(), count.to_string());
+    store
+        .db
+        .set_options_cf(
+            cf,
+            &[
+                ("write_buffer_size", size.as_str()),
+                ("max_write_buffer_number", count.as_str()),
+            ],
+        )
+        .map_err(|e| store.err(e))
+}
+
+/// Footage column families that exist, by period (lane families included).
 pub fn periods(store: &Store) -> Result<Vec<String>, StoreError> {
     Ok(store
         .cf_names()?

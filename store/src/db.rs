@@ -53,6 +53,9 @@ pub struct Store {
     pub db: Db,
     pub path: PathBuf,
     pub mode: Mode,
+    /// held while a column family is created: two threads creating the same one
+    /// would otherwise race between RocksDB's check and the handle's registration
+    creating: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,6 +138,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             mode,
+            creating: std::sync::Mutex::new(()),
         })
     }
 
@@ -152,7 +156,13 @@ impl Store {
         opts: &Options,
     ) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
         if self.db.cf_handle(name).is_none() {
-            self.db.create_cf(name, opts).map_err(|e| self.err(e))?;
+            let _one_at_a_time = self.creating.lock().map_err(|_| StoreError::Other {
+                path: self.path.clone(),
+                detail: "a column family creation panicked".into(),
+            })?;
+            if self.db.cf_handle(name).is_none() {
+                self.db.create_cf(name, opts).map_err(|e| self.err(e))?;
+            }
         }
         self.cf(name)
     }

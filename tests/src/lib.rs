@@ -143,6 +143,39 @@ impl Edge {
         e
     }
 
+    /// Registers body camera `id` and checks it out to officer `1001` (who must
+    /// exist, as in [`Edge::office`]), so a docked folder of it can be ingested.
+    pub fn add_camera(&self, id: &str) {
+        self.ok(&[
+            "device",
+            "add",
+            id,
+            "--kind",
+            "body-camera",
+            "--serial",
+            &format!("SN-{id}"),
+            "--unit",
+            "一队",
+        ]);
+        let clock = rfc3339_in(0);
+        self.ok(&[
+            "checkout",
+            id,
+            "--officer",
+            "1001",
+            "--purpose",
+            "现场检查",
+            "--battery",
+            "90",
+            "--free-mb",
+            "9000",
+            "--works",
+            "yes",
+            "--device-clock",
+            &clock,
+        ]);
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(edge_bin());
         c.env("JILU_EDGE_DIR", &self.dir)
@@ -229,6 +262,7 @@ pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value>
     values.iter().find(|v| v[key].as_str() == Some(want))
 }
 
+pub mod bench;
 pub mod cluster;
 pub mod doc_fixture;
 pub mod fault_proxy;

@@ -42,6 +42,8 @@ pub trait Files {
     fn rename(&mut self, from: &Path, to: &Path) -> Result<()>;
     /// Removes a file left unfinished.
     fn remove(&mut self, path: &Path) -> Result<()>;
+    /// How an ingest can tell that a file opened here is still the same file.
+    fn watch(&self) -> crate::ingest::Watch;
 }
 
 /// The files of this process's user.
@@ -70,6 +72,9 @@ impl Files for OwnFiles {
     }
     fn remove(&mut self, path: &Path) -> Result<()> {
         std::fs::remove_file(path).map_err(|e| anyhow!("cannot remove {}: {e}", path.display()))
+    }
+    fn watch(&self) -> crate::ingest::Watch {
+        crate::ingest::Watch::Path
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::context::Ctx;
 use super::output::one_line;
-use crate::ingest::{kind_name, Source};
+use crate::ingest::{kind_name, IngestControl, Source};
 use crate::store::StoreError;
 
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
@@ -59,8 +59,12 @@ pub fn ingest(ctx: &mut Ctx<'_>, a: &IngestArgs) -> Result<u8> {
                 file,
                 path,
                 &source,
-                &mut |done| out.bar_pos(done),
-                ctx.cancel,
+                IngestControl {
+                    progress: &mut |done| out.bar_pos(done),
+                    cancel: ctx.cancel,
+                    lanes: 1,
+                    watch: ctx.files.watch(),
+                },
             );
             ctx.out.bar_end();
             r

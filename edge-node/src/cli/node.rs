@@ -44,6 +44,9 @@ pub struct DockWatchArgs {
     /// Seconds a file must stay unchanged before it is ingested.
     #[arg(long, default_value_t = 3)]
     pub settle: u64,
+    /// Cameras ingested at once (default: edge.toml [dock] concurrent_cameras, else one per CPU core).
+    #[arg(long)]
+    pub cameras: Option<usize>,
 }
 
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
@@ -92,13 +95,33 @@ pub fn init(ctx: &mut Ctx<'_>, node: &str, county: &str) -> Result<()> {
     Ok(())
 }
 
+/// The status; inside the running node it includes the docked cameras' progress
+/// (the node is what runs the dock).
 pub fn status(ctx: &mut Ctx<'_>) -> Result<()> {
     let edge = ctx.ro()?;
     let s = edge.status()?;
+    let dock = ctx.service.and_then(|svc| {
+        let running = !svc
+            .docks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        running.then(|| {
+            svc.dock_progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .snapshot()
+        })
+    });
     if ctx.out.json {
-        ctx.out.value(&serde_json::to_value(&s)?);
+        ctx.out
+            .value(&serde_json::to_value(crate::status::StatusView {
+                status: &s,
+                docked_cameras: dock.as_ref(),
+            })?);
     } else {
-        ctx.out.block(&crate::status::render(&s));
+        ctx.out
+            .block(&crate::status::render_with_dock(&s, dock.as_ref()));
     }
     Ok(())
 }
@@ -162,13 +185,14 @@ fn print_event(out: &mut Out<'_>, ev: &DockEvent) {
     });
 }
 
-fn dock_options(a: &DockWatchArgs) -> DockOptions {
+fn dock_options(a: &DockWatchArgs, edge: &Edge) -> DockOptions {
     DockOptions {
         dir: a.dir.clone(),
         wipe: a.wipe,
         once: a.once,
         interval: Duration::from_secs(a.interval),
         settle: Duration::from_secs(a.settle),
+        cameras: a.cameras.unwrap_or(edge.cfg.dock.concurrent_cameras),
     }
 }
 
@@ -247,9 +271,10 @@ pub fn dock_watch_in_node(ctx: &mut Ctx<'_>, a: &DockWatchArgs) -> Result<u8> {
     let edge = service.edge.clone();
     let cancel = ctx.cancel;
     let out = &mut ctx.out;
-    edge.dock_watch(
+    edge.dock_watch_with(
         &ctx.actor,
-        &dock_options(a),
+        &dock_options(a, &edge),
+        &service.dock_progress,
         &mut |ev| print_event(out, ev),
         &cancel,
     )?;
@@ -301,6 +326,7 @@ pub fn serve(cli: &Cli, term: &mut Terminal) -> Result<u8> {
                 once: false,
                 interval: 5,
                 settle: 3,
+                cameras: None,
             }),
             a.wipe,
         ),
@@ -339,9 +365,10 @@ pub fn serve(cli: &Cli, term: &mut Terminal) -> Result<u8> {
                 let mut out = Out::new(json, &mut term);
                 let stop = svc2.stop.clone();
                 let r = claim.and_then(|_claim| {
-                    svc2.edge.dock_watch(
+                    svc2.edge.dock_watch_with(
                         &actor,
-                        &dock_options(&args),
+                        &dock_options(&args, &svc2.edge),
+                        &svc2.dock_progress,
                         &mut |ev| print_event(&mut out, ev),
                         &|| stop.is_cancelled(),
                     )

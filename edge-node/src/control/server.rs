@@ -272,4 +272,9 @@ impl Files for RemoteFiles<'_> {
         })
         .map(|_| ())
     }
+    /// The CLI's path may name nothing here (another mount namespace, a private
+    /// /tmp under systemd): only the descriptor it passed is watched.
+    fn watch(&self) -> crate::ingest::Watch {
+        crate::ingest::Watch::Descriptor
+    }
 }

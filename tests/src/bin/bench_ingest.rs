@@ -1,11 +1,15 @@
 //! `jilu-bench-ingest`: how fast `edge-node ingest` stores a large file, measured
-//! beside `cp` + `sync` of the same file to the same disk in the same run, and how
-//! much freeing one item rewrites.
+//! beside `cp` + `sync` of the same file to the same disk in the same run, how much
+//! CPU each takes per GiB, and how much freeing one item rewrites. With
+//! `--cameras N`, also a docking station: N files of `--camera-size` from N camera
+//! folders ingested at once by `edge-node dock watch --once --cameras N`, beside N
+//! parallel `cp` + one `sync`.
 //!
 //! ```text
 //! cargo build --release
 //! $CARGO_TARGET_DIR/release/jilu-bench-ingest [--size 1G] [--dir DIR] [--runs 2] [--json]
 //!     [--items 8] [--item-size 32M] [--free 3] [--no-evict] [--keep]
+//!     [--cameras 8] [--camera-size 512M]
 //! ```
 //!
 //! Per run, in alternating order: (a) `cp SRC DST && sync`, (b) `edge-node ingest SRC`
@@ -14,11 +18,15 @@
 //! starting, opening and closing the store). Before each timed step everything
 //! dirty is synced and, when `/proc/sys/vm/drop_caches` is writable, the page cache
 //! is dropped so both read the source from disk ("cold"); otherwise both find it
-//! cached ("warm"). The ingest's peak RSS is its `ru_maxrss` from `wait4`. The
-//! ingest is CPU-bound on a small machine while `cp` is not, so other load on the
-//! machine lowers the ratio: run it on an otherwise idle machine.
+//! cached ("warm"). The ingest's peak RSS is its `ru_maxrss` from `wait4`, its CPU
+//! time `ru_utime + ru_stime`; `cp`'s CPU is that of the `cp` and `sync` processes
+//! (the kernel's write-back threads are charged to neither). The ingest is
+//! CPU-bound on a small machine while `cp` is not, so other load on the machine
+//! lowers the wall-clock ratio, which swings from run to run on a shared machine;
+//! CPU-seconds per GiB barely move, so they are the figure to compare.
 //!
-//! Targets (issue): ingest ≥ 0.8× cp+sync throughput, ingest peak RSS < 256 MiB.
+//! Targets: ingest ≥ 0.8× cp+sync throughput, ingest peak RSS < 256 MiB (one file)
+//! and < 512 MiB (cameras), ingest ≤ 1.5 CPU-s per GiB.
 //! Results are printed, PASS or MISS; the exit code only reports failures to run.
 //! `--size 64M` is a quick smoke check of the whole command: at that size the
 //! fixed costs (process start, store open and close, the last flush, ~80 ms) weigh
@@ -29,25 +37,28 @@
 //! `Edge::free_chunks`; the bytes given back and the bytes rewritten are reported,
 //! and every other item must still verify.
 
-use std::fs::File;
-use std::io::Write;
+#[path = "bench_ingest/cameras.rs"]
+mod cameras;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use edge_node::edge::Edge;
 use edge_node::store::Mode;
+use jilu_tests::bench::{
+    cp_sync, mibs, parse_size, pass, random_file, CacheMode, Cpu, Node, MIB, OFFICER,
+};
 use serde_json::{json, Value};
 
-const MIB: f64 = (1u64 << 20) as f64;
 const TARGET_RATIO: f64 = 0.8;
 const TARGET_RSS_MIB: f64 = 256.0;
+const TARGET_CAMERAS_RSS_MIB: f64 = 512.0;
+const TARGET_CPU_PER_GIB: f64 = 1.5;
 const DEVICE: &str = "cam-01";
-const OFFICER: &str = "1001";
 
 const USAGE: &str = "usage: jilu-bench-ingest [--size 1G] [--dir DIR] [--runs 2] [--json] \
-[--items 8] [--item-size 32M] [--free 3] [--no-evict] [--keep]\n\
+[--items 8] [--item-size 32M] [--free 3] [--no-evict] [--keep] [--cameras 8] [--camera-size 512M]\n\
   --size N       source file size (e.g. 1G, 256M, 64M; default 1G)\n\
   --dir DIR      where to work (a new folder is made in it; default /var/tmp)\n\
   --runs N       measured runs, alternating which step goes first (default 2)\n\
@@ -56,7 +67,9 @@ const USAGE: &str = "usage: jilu-bench-ingest [--size 1G] [--dir DIR] [--runs 2]
   --item-size N  eviction: size of each (default 32M)\n\
   --free K       eviction: which item to free, 1-based (default 3)\n\
   --no-evict     skip the eviction measurement\n\
-  --keep         keep the work folder";
+  --keep         keep the work folder\n\
+  --cameras N    also ingest N camera folders at once through dock watch (default: off)\n\
+  --camera-size N  size of each camera's file (default 512M)";
 
 #[derive(Debug)]
 struct Args {
@@ -69,25 +82,8 @@ struct Args {
     free: usize,
     evict: bool,
     keep: bool,
-}
-
-fn parse_size(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| anyhow!("'{text}' is not a size (e.g. 1G, 256M, 4096)"))?;
-    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => bail!("'{text}': unknown unit '{unit}' (use K, M or G)"),
-    };
-    n.checked_mul(mult)
-        .filter(|&v| v > 0)
-        .ok_or_else(|| anyhow!("'{text}' is not a usable size"))
+    cameras: usize,
+    camera_size: u64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -101,6 +97,8 @@ fn parse_args() -> Result<Args> {
         free: 3,
         evict: true,
         keep: false,
+        cameras: 0,
+        camera_size: 512 << 20,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -115,6 +113,8 @@ fn parse_args() -> Result<Args> {
             "--items" => a.items = value("--items")?.parse().context("--items")?,
             "--item-size" => a.item_size = parse_size(&value("--item-size")?)?,
             "--free" => a.free = value("--free")?.parse().context("--free")?,
+            "--cameras" => a.cameras = value("--cameras")?.parse().context("--cameras")?,
+            "--camera-size" => a.camera_size = parse_size(&value("--camera-size")?)?,
             "--json" => a.json = true,
             "--no-evict" => a.evict = false,
             "--keep" => a.keep = true,
@@ -134,238 +134,33 @@ fn parse_args() -> Result<Args> {
     Ok(a)
 }
 
-/// Writes `len` pseudo-random bytes (xorshift, seeded) to `path`, synced, and
-/// returns their BLAKE3 hash.
-fn random_file(path: &Path, len: u64, seed: u64) -> Result<String> {
-    let mut f = File::create(path).with_context(|| format!("create {}", path.display()))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for word in buf.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        hasher.update(&buf[..n]);
-        f.write_all(&buf[..n])
-            .with_context(|| format!("write {}", path.display()))?;
-        left -= n as u64;
-    }
-    f.sync_all()
-        .with_context(|| format!("sync {}", path.display()))?;
-    Ok(hasher.finalize().to_hex().to_string())
-}
-
-/// Page-cache handling between timed steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CacheMode {
-    /// page cache dropped before each step: the source is read from disk
-    Cold,
-    /// `/proc/sys/vm/drop_caches` is not writable: the source is cached
-    Warm,
-}
-
-impl CacheMode {
-    fn detect() -> CacheMode {
-        let writable = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/proc/sys/vm/drop_caches")
-            .is_ok();
-        if writable {
-            CacheMode::Cold
-        } else {
-            CacheMode::Warm
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            CacheMode::Cold => "cold (synced, page cache dropped before each timed step)",
-            CacheMode::Warm => {
-                "warm (synced before each timed step; /proc/sys/vm/drop_caches not writable, so the source is read from the page cache)"
-            }
-        }
-    }
-
-    /// Leaves nothing dirty behind (and, cold, nothing cached) for the next step.
-    fn settle(self) -> Result<()> {
-        run_ok(Command::new("sync"))?;
-        if self == CacheMode::Cold {
-            std::fs::write("/proc/sys/vm/drop_caches", "3\n")
-                .context("cannot drop the page cache")?;
-        }
-        Ok(())
-    }
-}
-
-fn run_ok(mut cmd: Command) -> Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// How a child ended and its peak resident set.
-#[derive(Debug)]
-struct Reaped {
-    exit_code: Option<i32>,
-    max_rss_kib: u64,
-}
-
-/// Waits for child `pid` and returns its exit status and peak RSS (`ru_maxrss`).
-/// `std::process::Child::wait` does not return the child's resource usage, so
-/// this one call reaps the child with `wait4` instead.
-#[allow(unsafe_code)]
-fn wait4(pid: u32) -> Result<Reaped> {
-    let pid = libc::pid_t::try_from(pid).context("child pid out of range")?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is our own unreaped child; `status` and `usage` are valid,
-        // exclusive pointers for the duration of the call.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            bail!("wait4 on child {pid}: {err}");
-        }
-    }
-    let exit_code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Ok(Reaped {
-        exit_code,
-        // Linux reports ru_maxrss in KiB
-        max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-    })
-}
-
-/// One node directory and the real `edge-node` binary to drive it.
-struct Node {
-    bin: PathBuf,
-    dir: PathBuf,
-}
-
-impl Node {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--data-dir")
-            .arg(&self.dir)
-            .env_remove("JILU_ACTOR")
-            .env("JILU_LOG", "error");
-        c
-    }
-
-    /// A fresh node with one device and one officer (untimed set-up).
-    fn fresh(bin: &Path, dir: PathBuf) -> Result<Node> {
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot remove {}", dir.display()))?;
-        }
-        let n = Node {
-            bin: bin.to_path_buf(),
-            dir,
-        };
-        let mut c = n.cmd();
-        c.args(["init", "--node", "edge-bench", "--county", "410402"]);
-        run_ok(c)?;
-        let mut c = n.cmd();
-        c.args([
-            "device",
-            "add",
-            DEVICE,
-            "--kind",
-            "body-camera",
-            "--serial",
-            "SN-BENCH",
-            "--unit",
-            "bench",
-        ]);
-        run_ok(c)?;
-        let mut c = n.cmd();
-        c.args([
-            "officer", "add", OFFICER, "--name", "bench", "--unit", "bench",
-        ]);
-        run_ok(c)?;
-        Ok(n)
-    }
-
-    /// Runs `edge-node --json ingest PATH…` and returns the elapsed time, peak RSS
-    /// and the acknowledgements it printed.
-    fn ingest(&self, paths: &[&Path], log: &Path) -> Result<(Duration, u64, Vec<Value>)> {
-        let out_path = log.with_extension("out");
-        let err_path = log.with_extension("err");
-        let mut c = self.cmd();
-        c.arg("--json")
-            .arg("ingest")
-            .args(paths)
-            .args(["--device", DEVICE, "--officer", OFFICER])
-            .stdin(Stdio::null())
-            .stdout(File::create(&out_path)?)
-            .stderr(File::create(&err_path)?);
-        let t0 = Instant::now();
-        let child = c
-            .spawn()
-            .with_context(|| format!("cannot run {}", self.bin.display()))?;
-        let reaped = wait4(child.id())?;
-        let elapsed = t0.elapsed();
-        if reaped.exit_code != Some(0) {
-            bail!(
-                "edge-node ingest failed ({:?}): {}",
-                reaped.exit_code,
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        let acks = std::fs::read_to_string(&out_path)?
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<Vec<Value>, _>>()
-            .context("edge-node ingest printed something that is not JSON")?;
-        Ok((elapsed, reaped.max_rss_kib, acks))
-    }
-}
-
-/// `cp SRC DST && sync`, timed, as child processes.
-fn cp_sync(src: &Path, dst: &Path) -> Result<Duration> {
-    let t0 = Instant::now();
-    let mut cp = Command::new("cp");
-    cp.arg(src).arg(dst);
-    run_ok(cp)?;
-    run_ok(Command::new("sync"))?;
-    Ok(t0.elapsed())
-}
-
 #[derive(Debug)]
 struct Run {
     order: &'static str,
     cp_s: f64,
+    cp_cpu: Cpu,
     ingest_s: f64,
+    ingest_cpu: Cpu,
     rss_kib: u64,
 }
 
-fn mibs(bytes: u64, secs: f64) -> f64 {
-    bytes as f64 / MIB / secs
-}
-
-fn pass(ok: bool) -> &'static str {
-    if ok {
-        "PASS"
-    } else {
-        "MISS"
+/// `edge-node --json ingest PATH…` on `node`: elapsed time, how it was reaped and
+/// the acknowledgements it printed.
+fn ingest(
+    node: &Node,
+    paths: &[&Path],
+    log: &Path,
+) -> Result<(f64, jilu_tests::bench::Reaped, Vec<Value>)> {
+    let mut args: Vec<&str> = vec!["ingest"];
+    for p in paths {
+        args.push(
+            p.to_str()
+                .ok_or_else(|| anyhow!("{} is not UTF-8", p.display()))?,
+        );
     }
+    args.extend(["--device", DEVICE, "--officer", OFFICER]);
+    let (t, reaped, acks) = node.timed(&args, log)?;
+    Ok((t.as_secs_f64(), reaped, acks))
 }
 
 fn measure(a: &Args, work: &Path, bin: &Path, mode: CacheMode) -> Result<(Vec<Run>, String)> {
@@ -382,39 +177,46 @@ fn measure(a: &Args, work: &Path, bin: &Path, mode: CacheMode) -> Result<(Vec<Ru
     let mut runs = Vec::new();
     for i in 0..a.runs {
         let cp_first = i % 2 == 0;
-        let mut cp_s = 0.0;
-        let mut ingest = (0.0, 0u64);
+        let mut cp = (0.0, Cpu::default());
+        let mut ingested = (0.0, Cpu::default(), 0u64);
         for step in 0..2 {
             if (step == 0) == cp_first {
                 let _ = std::fs::remove_file(&dst);
                 mode.settle()?;
-                cp_s = cp_sync(&src, &dst)?.as_secs_f64();
+                let (t, cpu) = cp_sync(&[(src.clone(), dst.clone())])?;
+                cp = (t.as_secs_f64(), cpu);
                 std::fs::remove_file(&dst).context("remove the copy")?;
             } else {
-                let node = Node::fresh(bin, work.join("node"))?;
+                let node = Node::fresh(bin, work.join("node"), &[DEVICE.to_string()])?;
                 mode.settle()?;
-                let (t, rss, acks) = node.ingest(&[&src], &work.join("ingest"))?;
+                let (t, reaped, acks) = ingest(&node, &[&src], &work.join("ingest"))?;
                 let hash = acks.first().and_then(|v| v["hash"].as_str()).unwrap_or("");
                 if hash != expected {
                     bail!("ingest acknowledged hash {hash}, the source's BLAKE3 is {expected}");
                 }
-                ingest = (t.as_secs_f64(), rss);
+                ingested = (t, reaped.cpu, reaped.max_rss_kib);
                 std::fs::remove_dir_all(&node.dir).context("remove the node")?;
             }
         }
         let run = Run {
             order: if cp_first { "cp, ingest" } else { "ingest, cp" },
-            cp_s,
-            ingest_s: ingest.0,
-            rss_kib: ingest.1,
+            cp_s: cp.0,
+            cp_cpu: cp.1,
+            ingest_s: ingested.0,
+            ingest_cpu: ingested.1,
+            rss_kib: ingested.2,
         };
         if !a.json {
             eprintln!(
-                "run {}: cp+sync {:.2} s, ingest {:.2} s, peak RSS {:.0} MiB",
+                "run {}: cp+sync {:.2} s, ingest {:.2} s, peak RSS {:.0} MiB, ingest CPU {:.2} s ({:.2} user + {:.2} sys), cp+sync CPU {:.2} s",
                 i + 1,
                 run.cp_s,
                 run.ingest_s,
-                run.rss_kib as f64 / 1024.0
+                run.rss_kib as f64 / 1024.0,
+                run.ingest_cpu.total(),
+                run.ingest_cpu.user_s,
+                run.ingest_cpu.sys_s,
+                run.cp_cpu.total()
             );
         }
         runs.push(run);
@@ -433,9 +235,10 @@ fn evict(a: &Args, work: &Path, bin: &Path) -> Result<Value> {
         random_file(&p, a.item_size, 1000 + i as u64)?;
         files.push(p);
     }
-    let node = Node::fresh(bin, work.join("evict-node"))?;
+    let node = Node::fresh(bin, work.join("evict-node"), &[DEVICE.to_string()])?;
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let (t, rss, acks) = node.ingest(&paths, &work.join("evict-ingest"))?;
+    let (t, reaped, acks) = ingest(&node, &paths, &work.join("evict-ingest"))?;
+    let rss = reaped.max_rss_kib;
     let hashes: Vec<String> = acks
         .iter()
         .map(|v| v["hash"].as_str().map(str::to_string))
@@ -464,7 +267,7 @@ fn evict(a: &Args, work: &Path, bin: &Path) -> Result<Value> {
     Ok(json!({
         "items": a.items,
         "item_bytes": a.item_size,
-        "ingest_mib_s": mibs(a.item_size * a.items as u64, t.as_secs_f64()),
+        "ingest_mib_s": mibs(a.item_size * a.items as u64, t),
         "ingest_peak_rss_mib": rss as f64 / 1024.0,
         "freed_item": a.free,
         "freed_bytes": report.freed_bytes(),
@@ -473,6 +276,63 @@ fn evict(a: &Args, work: &Path, bin: &Path) -> Result<Value> {
         "others_verified": verified,
         "report": report,
     }))
+}
+
+fn print_cameras(s: &cameras::Cameras) {
+    println!();
+    println!(
+        "docking station: {} cameras × {:.0} MiB at once (dock watch --once --cameras {}) vs {} parallel cp + sync",
+        s.cameras,
+        s.size as f64 / MIB,
+        s.cameras,
+        s.cameras
+    );
+    println!(
+        "{:<4} {:<11} {:>14} {:>13} {:>7} {:>17} {:>16}",
+        "run",
+        "order",
+        "cp+sync MiB/s",
+        "ingest MiB/s",
+        "ratio",
+        "ingest RSS MiB",
+        "ingest CPU s/GiB"
+    );
+    let gib = s.total_bytes() as f64 / (1u64 << 30) as f64;
+    for (i, r) in s.runs.iter().enumerate() {
+        println!(
+            "{:<4} {:<11} {:>14.1} {:>13.1} {:>7.2} {:>17.1} {:>16.2}",
+            i + 1,
+            r.order,
+            mibs(s.total_bytes(), r.cp_s),
+            mibs(s.total_bytes(), r.ingest_s),
+            r.cp_s / r.ingest_s,
+            r.rss_kib as f64 / 1024.0,
+            r.ingest_cpu.total() / gib
+        );
+    }
+    println!(
+        "{:<4} {:<11} {:>14.1} {:>13.1} {:>7.2} {:>17.1} {:>16.2}",
+        "all",
+        "",
+        s.cp_mibs(),
+        s.ingest_mibs(),
+        s.ratio(),
+        s.rss_mib(),
+        s.ingest_cpu_per_gib()
+    );
+    println!(
+        "cameras: ratio {:.2} (target ≥ {TARGET_RATIO:.2}): {}; peak RSS {:.1} MiB (target < {TARGET_CAMERAS_RSS_MIB:.0} MiB): {}",
+        s.ratio(),
+        pass(s.ratio() >= TARGET_RATIO),
+        s.rss_mib(),
+        pass(s.rss_mib() < TARGET_CAMERAS_RSS_MIB)
+    );
+    println!(
+        "cameras: CPU per GiB ingest {:.2} s (target ≤ {TARGET_CPU_PER_GIB:.1}): {}; cp+sync {:.2} s",
+        s.ingest_cpu_per_gib(),
+        pass(s.ingest_cpu_per_gib() <= TARGET_CPU_PER_GIB),
+        s.cp_cpu_per_gib()
+    );
 }
 
 fn main() -> ExitCode {
@@ -515,6 +375,25 @@ fn real_main() -> Result<()> {
     let rss_mib = runs.iter().map(|r| r.rss_kib).max().unwrap_or(0) as f64 / 1024.0;
     let ratio_ok = ratio >= TARGET_RATIO;
     let rss_ok = rss_mib < TARGET_RSS_MIB;
+    let ingest_cpu = runs.iter().fold(Cpu::default(), |c, r| c + r.ingest_cpu);
+    let cp_cpu = runs.iter().fold(Cpu::default(), |c, r| c + r.cp_cpu);
+    let ingest_cpu_gib = ingest_cpu.per_gib(a.size * n);
+    let cp_cpu_gib = cp_cpu.per_gib(a.size * n);
+    let cpu_ok = ingest_cpu_gib <= TARGET_CPU_PER_GIB;
+
+    let station = if a.cameras > 0 {
+        Some(cameras::measure(
+            a.cameras,
+            a.camera_size,
+            a.runs,
+            work.path(),
+            &bin,
+            mode,
+            a.json,
+        )?)
+    } else {
+        None
+    };
 
     let eviction = if a.evict {
         Some(evict(&a, work.path(), &bin)?)
@@ -526,7 +405,7 @@ fn real_main() -> Result<()> {
         let out = json!({
             "size_bytes": a.size,
             "dir": work.path(),
-            "page_cache": match mode { CacheMode::Cold => "cold", CacheMode::Warm => "warm" },
+        "page_cache": mode.name(),
             "source_blake3": hash,
             "runs": runs.iter().map(|r| json!({
                 "order": r.order,
@@ -536,7 +415,15 @@ fn real_main() -> Result<()> {
                 "ingest_mib_s": mibs(a.size, r.ingest_s),
                 "ratio": r.cp_s / r.ingest_s,
                 "ingest_peak_rss_mib": r.rss_kib as f64 / 1024.0,
+                "ingest_cpu_user_s": r.ingest_cpu.user_s,
+                "ingest_cpu_sys_s": r.ingest_cpu.sys_s,
+                "cp_sync_cpu_s": r.cp_cpu.total(),
             })).collect::<Vec<_>>(),
+            "ingest_cpu_s_per_gib": ingest_cpu_gib,
+            "cp_sync_cpu_s_per_gib": cp_cpu_gib,
+            "target_cpu_s_per_gib": TARGET_CPU_PER_GIB,
+            "cpu_pass": cpu_ok,
+            "cameras": station.as_ref().map(|s| s.to_json()),
             "cp_sync_mib_s": cp_mibs,
             "ingest_mib_s": ingest_mibs,
             "ratio": ratio,
@@ -586,6 +473,15 @@ fn real_main() -> Result<()> {
             "ingest peak RSS {rss_mib:.1} MiB (target < {TARGET_RSS_MIB:.0} MiB): {}",
             pass(rss_ok)
         );
+        println!(
+            "CPU per GiB: ingest {ingest_cpu_gib:.2} s ({:.2} user + {:.2} sys; target ≤ {TARGET_CPU_PER_GIB:.1}): {}; cp+sync {cp_cpu_gib:.2} s",
+            ingest_cpu.user_s / (a.size * n) as f64 * (1u64 << 30) as f64,
+            ingest_cpu.sys_s / (a.size * n) as f64 * (1u64 << 30) as f64,
+            pass(cpu_ok)
+        );
+        if let Some(s) = &station {
+            print_cameras(s);
+        }
         if let Some(e) = &eviction {
             let r = &e["report"];
             let num = |v: &Value| v.as_u64().unwrap_or(0);
