@@ -3,6 +3,7 @@
 //! is consistent and attributable, and when an item is verified. Async sessions
 //! ([`crate::session`]) only move frames; they call these (off the reactor).
 
+use jilu_common::subject::Subject;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -150,7 +151,7 @@ impl Center {
             tx.audit(
                 "jilu",
                 Action::NodeInitialised,
-                &format!("node:{}", center.cfg.node),
+                Subject::Node(center.cfg.node.to_string()),
                 json!({"role": "center"}),
                 &[],
             )?;
@@ -228,7 +229,7 @@ impl Center {
                 tx.audit(
                     &peer.node,
                     Action::ChangeRefused,
-                    &format!("doc:{name}"),
+                    Subject::Doc(name.to_string()),
                     json!({"reason": refusal.to_string(), "changes": actors.len()}),
                     &[],
                 )?;
@@ -248,7 +249,7 @@ impl Center {
             tx.audit(
                 &peer.node,
                 Action::DocumentMerged,
-                &format!("doc:{name}"),
+                Subject::Doc(name.to_string()),
                 json!({"changes": merged}),
                 &[],
             )?;
@@ -302,7 +303,7 @@ impl Center {
                     tx.audit(
                         &peer.node,
                         Action::VerifiedAtCenter,
-                        &format!("item:{}", offer.item.hash),
+                        format!("item:{}", offer.item.hash),
                         json!({"also_held_by": peer.node}),
                         &[offer.hash],
                     )?;
@@ -354,7 +355,7 @@ impl Center {
         tx.audit(
             &peer.node,
             Action::VerifiedAtCenter,
-            &format!("item:{}", offer.item.hash),
+            format!("item:{}", offer.item.hash),
             json!({"size": r.size, "chunks": r.chunks(), "from": peer.node}),
             &[r.hash],
         )?;
@@ -416,7 +417,7 @@ impl Center {
         doc::put(&mut d, &["activity"], &a)?;
         let mut tx = self.journal.begin();
         tx.put_doc(name, &mut d)?;
-        tx.audit(actor, action, &format!("doc:{name}"), detail, &[])?;
+        tx.audit(actor, action, Subject::Doc(name.to_string()), detail, &[])?;
         tx.commit()?;
         Ok(a)
     }

@@ -2,6 +2,7 @@
 //! peer's identity from its certificate, re-reads the revocation list on a timer,
 //! and closes the connections of nodes revoked since they connected.
 
+use jilu_common::subject::Subject;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -139,7 +140,7 @@ pub async fn start(
                             tx.audit(
                                 &p.node,
                                 Action::PeerConnected,
-                                &format!("node:{}", p.node),
+                                Subject::Node(p.node.to_string()),
                                 json!({"county": p.county, "role": p.role.to_string()}),
                                 &[],
                             )?;
@@ -235,7 +236,7 @@ async fn reload_crl(
                             tx.audit(
                                 "jilu",
                                 Action::PeerRefused,
-                                &format!("node:{node}"),
+                                Subject::Node(node.to_string()),
                                 json!({"reason": "certificate revoked"}),
                                 &[],
                             )?;

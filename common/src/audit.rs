@@ -68,6 +68,19 @@ pub struct Entry {
     pub detail: serde_json::Value,
     #[serde(with = "hex32")]
     pub prev: [u8; 32],
+    /// how the action reached the node, when the channel knows more than the
+    /// actor's name: the OS user of a CLI on the edge's control socket, say
+    /// (absent in entries written before it existed, and for the node's own acts)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+/// Entries are stored with a format version ([`crate::record`]); entries written
+/// before versions existed are bare JSON of the same shape (without `via`), and
+/// the chain hashes whatever bytes are stored, so old and new entries link alike.
+impl crate::record::Record for Entry {
+    const NAME: &'static str = "audit entry";
+    const VERSION: u16 = 1;
 }
 
 impl Entry {
@@ -75,11 +88,11 @@ impl Entry {
     pub fn encode(&self) -> Vec<u8> {
         // serde_json writes struct fields in declaration order and `detail`'s maps in
         // key order (no `preserve_order`), so the encoding is canonical.
-        serde_json::to_vec(self).unwrap_or_default()
+        crate::record::encode(self)
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::record::RecordError> {
+        crate::record::decode(bytes)
     }
 }
 
@@ -226,6 +239,7 @@ mod tests {
                     subject: format!("item:{seq}"),
                     detail: serde_json::json!({"n": seq}),
                     prev,
+                    via: None,
                 };
                 let bytes = e.encode();
                 prev = entry_hash(&bytes);

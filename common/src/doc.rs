@@ -31,6 +31,47 @@ pub enum DocError {
     /// a record must serialise to a JSON object
     #[error("record at {0} is not a map")]
     NotAMap(String),
+    /// a newer Jilu wrote the document: it must not be guessed at
+    #[error("document has format {found}, newer than this build of Jilu reads (format {known}): upgrade Jilu")]
+    Newer { found: u64, known: u64 },
+}
+
+/// The schema version of the documents this build writes, in the root key
+/// `format`. A document without it was written before documents were versioned
+/// (format 0, the same shape as 1). Fields that only add to a record do not bump
+/// it: older nodes read past fields they do not know. A change they would misread
+/// does, and a node refuses a document of a newer format by name
+/// ([`check_format`]) instead of guessing at it.
+pub const FORMAT: u64 = 1;
+
+/// The document's schema version (0: from before versions).
+pub fn format_of(doc: &AutoCommit) -> u64 {
+    match doc.get(ROOT, "format") {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Uint(n) => *n,
+            ScalarValue::Int(n) => u64::try_from(*n).unwrap_or(u64::MAX),
+            _ => u64::MAX,
+        },
+        _ => 0,
+    }
+}
+
+/// Refuses a document of a format newer than [`FORMAT`].
+pub fn check_format(doc: &AutoCommit) -> Result<(), DocError> {
+    match format_of(doc) {
+        f if f <= FORMAT => Ok(()),
+        found => Err(DocError::Newer {
+            found,
+            known: FORMAT,
+        }),
+    }
+}
+
+/// A new document of this build's [`FORMAT`], written by `actor`.
+pub fn new_document(actor: ActorId) -> Result<AutoCommit, DocError> {
+    let mut doc = AutoCommit::new().with_actor(actor);
+    doc.put(ROOT, "format", ScalarValue::Uint(FORMAT))?;
+    Ok(doc)
 }
 
 /// The actor id a node writes with: stable per node, so its changes are attributable.

@@ -106,6 +106,24 @@ impl Actor {
     }
 }
 
+impl From<&str> for Actor {
+    fn from(name: &str) -> Actor {
+        Actor::system(name)
+    }
+}
+
+impl From<&String> for Actor {
+    fn from(name: &String) -> Actor {
+        Actor::system(name)
+    }
+}
+
+impl From<&Actor> for Actor {
+    fn from(a: &Actor) -> Actor {
+        a.clone()
+    }
+}
+
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.via {

@@ -8,6 +8,8 @@ use jilu_common::activity::{
 };
 use jilu_common::audit::Action;
 use jilu_common::doc;
+use jilu_common::subject::Actor;
+use jilu_common::subject::Subject;
 use jilu_common::time::{self, Millis};
 use serde_json::json;
 
@@ -71,7 +73,7 @@ impl Edge {
             .ok_or_else(|| anyhow!("activity document {name} holds no activity"))
     }
 
-    pub fn new_activity(&self, actor: &str, req: NewActivity) -> Result<Activity> {
+    pub fn new_activity(&self, actor: &Actor, req: NewActivity) -> Result<Activity> {
         self.matter(&req.matter)?;
         if req.officers.is_empty() {
             bail!("an activity needs at least one officer (--officer BADGE)");
@@ -108,13 +110,13 @@ impl Edge {
             hold: None,
             classification: None,
         };
-        let mut d = self.load_or_new_doc(&name)?;
+        let mut d = self.load_or_create_doc(&name)?;
         doc::put(&mut d, &["activity"], &activity)?;
         tx.put_doc(&name, &mut d)?;
         tx.audit(
             actor,
             Action::ActivityCreated,
-            &format!("activity:{id}"),
+            Subject::Activity(id.to_string()),
             serde_json::to_value(&activity)?,
             &[],
         )?;
@@ -125,7 +127,7 @@ impl Edge {
     /// Loads, changes and saves an activity with an audit entry describing the change.
     fn edit_activity<F>(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         action: Action,
         items: &[[u8; 32]],
@@ -144,14 +146,20 @@ impl Edge {
         doc::put(&mut d, &["activity"], &a)?;
         let mut tx = self.begin();
         tx.put_doc(&name, &mut d)?;
-        tx.audit(actor, action, &format!("activity:{id}"), detail, items)?;
+        tx.audit(
+            actor,
+            action,
+            Subject::Activity(id.to_string()),
+            detail,
+            items,
+        )?;
         tx.commit()?;
         Ok(a)
     }
 
     pub fn change_activity(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         change: ActivityChange,
     ) -> Result<Activity> {
@@ -174,7 +182,7 @@ impl Edge {
         })
     }
 
-    pub fn give_notice(&self, actor: &str, id: &str, notice: Notice) -> Result<Activity> {
+    pub fn give_notice(&self, actor: &Actor, id: &str, notice: Notice) -> Result<Activity> {
         self.edit_activity(actor, id, Action::ActivityEdited, &[], |a| {
             let detail = json!({"notice": notice});
             a.notice = Some(notice);
@@ -185,7 +193,12 @@ impl Edge {
     /// Adds an annotation. An item given by a prefix is stored as the full hash it
     /// names (an ambiguous prefix is refused), so the record stays meaningful when
     /// more items arrive.
-    pub fn annotate(&self, actor: &str, id: &str, mut annotation: Annotation) -> Result<Activity> {
+    pub fn annotate(
+        &self,
+        actor: &Actor,
+        id: &str,
+        mut annotation: Annotation,
+    ) -> Result<Activity> {
         if annotation.text.trim().is_empty() {
             bail!("an annotation needs its text (--text)");
         }
@@ -209,7 +222,7 @@ impl Edge {
     /// the activity's departure must be set; approval comes later from the center.
     pub fn file_interruption(
         &self,
-        actor: &str,
+        actor: &Actor,
         id: &str,
         req: NewInterruption,
     ) -> Result<Interruption> {
@@ -257,7 +270,7 @@ impl Edge {
     }
 
     /// Links items to an activity (art. 5, 11), updating both sides.
-    pub fn link_items(&self, actor: &str, id: &str, hashes: &[String]) -> Result<Activity> {
+    pub fn link_items(&self, actor: &Actor, id: &str, hashes: &[String]) -> Result<Activity> {
         let mut records = Vec::new();
         for h in hashes {
             let rec = self.resolve_item(h)?;
@@ -294,7 +307,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::ItemLinked,
-            &format!("activity:{id}"),
+            Subject::Activity(id.to_string()),
             json!({"items": linked}),
             &keys,
         )?;

@@ -365,8 +365,7 @@ fn local(
     let result = {
         let mut ctx = Ctx {
             out: Out::new(cli.json, &mut counting),
-            actor: cli.actor.clone(),
-            via: Some(via),
+            actor: jilu_common::subject::Actor::new(&cli.actor, Some(via)),
             node: Node::Local {
                 dir: cli.data_dir.clone(),
                 rw: None,

@@ -17,6 +17,7 @@
 
 pub mod progress;
 
+use jilu_common::subject::Actor;
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,10 +53,15 @@ pub struct DockOptions {
 
 /// What dock watch remembers of a source file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Seen {
+pub struct Seen {
     len: u64,
     mtime: Millis,
     hash: String,
+}
+
+impl jilu_common::record::Record for Seen {
+    const NAME: &'static str = "dock file";
+    const VERSION: u16 = 1;
 }
 
 /// One thing dock watch did, as printed (`--json`: one object per line).
@@ -87,7 +93,7 @@ impl Edge {
     /// ingests in progress (they are discarded and redone on the next run).
     pub fn dock_watch(
         &self,
-        actor: &str,
+        actor: &Actor,
         opts: &DockOptions,
         on_event: &mut dyn FnMut(&DockEvent),
         stop: &dyn Fn() -> bool,
@@ -99,7 +105,7 @@ impl Edge {
     /// can snapshot at any time (for `status`).
     pub fn dock_watch_with(
         &self,
-        actor: &str,
+        actor: &Actor,
         opts: &DockOptions,
         progress: &SharedProgress,
         on_event: &mut dyn FnMut(&DockEvent),
@@ -134,7 +140,7 @@ impl Edge {
     /// workers report them.
     fn dock_pass(
         &self,
-        actor: &str,
+        actor: &Actor,
         opts: &DockOptions,
         progress: &SharedProgress,
         on_event: &mut dyn FnMut(&DockEvent),
@@ -281,10 +287,9 @@ impl Edge {
 
     fn seen(&self, path: &Path) -> Result<Option<Seen>> {
         let key = path.to_string_lossy().into_owned().into_bytes();
-        Ok(self
-            .store
-            .get(store::DOCK, &key)?
-            .and_then(|v| serde_json::from_slice(&v).ok()))
+        // an unreadable record is an error, not "never seen": taken as unseen, the
+        // file would be ingested again and given a second custody event
+        Ok(self.store.get_record(store::DOCK, &key)?)
     }
 
     fn dock_file(&self, w: &Worker<'_>, device: &str, ctx: &Resolved, path: &Path) -> Result<()> {
@@ -308,7 +313,7 @@ impl Edge {
                     mtime,
                     hash: ack.hash.clone(),
                 };
-                tx.put(store::DOCK, &key, &serde_json::to_vec(&record)?)?;
+                tx.put_record(store::DOCK, &key, &record)?;
                 tx.commit()?;
                 w.emit(DockEvent::Ingested {
                     device: device.to_string(),
@@ -396,7 +401,7 @@ impl Edge {
 
     /// Deletes `path` from the device only if the stored item re-verifies from disk
     /// and the file still hashes to the same root.
-    fn wipe_source(&self, actor: &str, device: &str, path: &Path, hash: &str) -> Result<()> {
+    fn wipe_source(&self, actor: &Actor, device: &str, path: &Path, hash: &str) -> Result<()> {
         let key = parse_hash(hash)?;
         let rec = self
             .item(&key)?
@@ -417,7 +422,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::SourceWiped,
-            &format!("item:{hash}"),
+            format!("item:{hash}"),
             json!({"device": device, "path": path.display().to_string()}),
             &[key],
         )?;
@@ -436,7 +441,7 @@ struct CameraJob {
 
 /// What one dock worker needs: its lane and the pass's shared state.
 struct Worker<'a> {
-    actor: &'a str,
+    actor: &'a Actor,
     opts: &'a DockOptions,
     lane: u32,
     lanes: usize,

@@ -2,10 +2,11 @@
 //! audit chain and [`Tx`], the one way to change anything) and its configuration.
 //! A change and its trace land together or not at all (invariant 6).
 
+use jilu_common::subject::Subject;
 use std::ops::Deref;
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use jilu_common::audit::Action;
 use jilu_common::item::Item;
 use jilu_common::time::Millis;
@@ -61,8 +62,15 @@ pub trait ItemTx {
 impl ItemTx for Tx<'_> {
     fn put_item(&mut self, rec: &ItemRecord) -> Result<()> {
         let key = parse_hash(&rec.item.hash)?;
-        self.put(store::ITEMS, &key, &serde_json::to_vec(rec)?)
+        self.put_record(store::ITEMS, &key, rec)
     }
+}
+
+/// Format 0 (bare JSON) had the same fields; `center_verified_at` was already
+/// optional.
+impl jilu_common::record::Record for ItemRecord {
+    const NAME: &'static str = "item";
+    const VERSION: u16 = 1;
 }
 
 impl Edge {
@@ -77,20 +85,16 @@ impl Edge {
     }
 
     pub fn item(&self, hash: &[u8; 32]) -> Result<Option<ItemRecord>> {
-        match self.store.get(store::ITEMS, hash)? {
-            None => Ok(None),
-            Some(v) => Ok(Some(
-                serde_json::from_slice(&v).context("an item record is unreadable")?,
-            )),
-        }
+        Ok(self.store.get_record(store::ITEMS, hash)?)
     }
 
     pub fn items(&self) -> Result<Vec<ItemRecord>> {
-        self.store
-            .scan(store::ITEMS)?
+        Ok(self
+            .store
+            .scan_records(store::ITEMS, &[])?
             .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).context("an item record is unreadable"))
-            .collect()
+            .map(|(_, r)| r)
+            .collect())
     }
 
     pub fn cvs(&self, hash: &[u8; 32]) -> Result<Vec<[u8; 32]>> {
@@ -158,7 +162,7 @@ impl Edge {
         tx.audit(
             "jilu",
             Action::NodeInitialised,
-            &format!("node:{node}"),
+            Subject::Node(node.to_string()),
             serde_json::json!({"county": county}),
             &[],
         )?;

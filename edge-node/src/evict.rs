@@ -15,6 +15,7 @@
 //! key `freed/<hash>` records that its chunks are gone. When freeing is allowed
 //! (the center has verified every byte) is for the caller to decide.
 
+use jilu_common::subject::Actor;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -27,8 +28,21 @@ use serde_json::json;
 use crate::edge::{now_ms, parse_hash, Edge};
 use crate::store::{self, chunk_key};
 
-/// Prefix of the meta key that marks an item whose chunks were freed.
-pub const FREED_PREFIX: &str = "freed/";
+pub use crate::schema::FREED_PREFIX;
+
+/// The mark of an item whose footage was freed here (`freed/<hash>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freed {
+    pub at: jilu_common::time::Millis,
+    pub ingest: u64,
+    pub period: String,
+    pub size: u64,
+}
+
+impl jilu_common::record::Record for Freed {
+    const NAME: &'static str = "freed item";
+    const VERSION: u16 = 1;
+}
 
 /// What freeing one item's chunks did to the store.
 ///
@@ -86,7 +100,7 @@ impl Edge {
     /// for a freed item only repeats the compaction (which finishes the job if a
     /// crash interrupted it after the delete was committed).
     pub fn free_chunks(&self, hash: &str) -> Result<FreeReport> {
-        self.free_chunks_as("jilu", hash, json!({}))
+        self.free_chunks_as(&Actor::system("jilu"), hash, json!({}))
     }
 
     /// [`Edge::free_chunks`], recording who freed it and why in the audit entry
@@ -94,7 +108,7 @@ impl Edge {
     /// freed without a trace).
     pub fn free_chunks_as(
         &self,
-        actor: &str,
+        actor: &Actor,
         hash: &str,
         why: serde_json::Value,
     ) -> Result<FreeReport> {
@@ -104,7 +118,7 @@ impl Edge {
             .item(&key)?
             .ok_or_else(|| anyhow!("no item with hash {hash} at this node"))?;
         let hash = rec.item.hash.clone();
-        let cf_name = format!("chunks-{}", rec.item.period);
+        let cf_name = crate::schema::footage_cf(&rec.item.period);
         let cf = self.store.cf(&cf_name).map_err(|_| {
             anyhow!(
                 "item {hash}: its footage (period {}) is not in this store",
@@ -132,20 +146,20 @@ impl Edge {
             // is freed whether or not the compaction below completes.
             let mut tx = self.begin();
             tx.batch.delete_range_cf(&cf, from, to);
-            tx.put(
+            tx.put_record(
                 store::META,
                 &freed_key(&hash),
-                &serde_json::to_vec(&json!({
-                    "at": now_ms(),
-                    "ingest": rec.ingest,
-                    "period": rec.item.period,
-                    "size": rec.item.size,
-                }))?,
+                &Freed {
+                    at: now_ms(),
+                    ingest: rec.ingest,
+                    period: rec.item.period.clone(),
+                    size: rec.item.size,
+                },
             )?;
             tx.audit(
                 actor,
                 jilu_common::audit::Action::ChunksFreed,
-                &format!("item:{hash}"),
+                format!("item:{hash}"),
                 json!({"size": rec.item.size, "why": why}),
                 &[key],
             )?;
@@ -261,7 +275,7 @@ mod tests {
             checkout: None,
         };
         let ack = edge
-            .ingest_file("keeper", &path, &ctx, &mut |_| {})
+            .ingest_file(&"keeper".into(), &path, &ctx, &mut |_| {})
             .unwrap();
         edge.item(&parse_hash(&ack.hash).unwrap()).unwrap().unwrap()
     }

@@ -24,6 +24,8 @@
 //! nothing. Identical bytes ingested again remain one item: the second copy's
 //! chunks are dropped in the same batch that records its custody event.
 
+use jilu_common::subject::Actor;
+use jilu_common::subject::Subject;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::ops::Range;
@@ -132,10 +134,15 @@ const SOURCE_CHECK_EVERY: usize = 8;
 
 /// A pending ingest: what recovery needs to remove its chunks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pending {
+pub struct Pending {
     period: String,
     path: PathBuf,
     started: Millis,
+}
+
+impl jilu_common::record::Record for Pending {
+    const NAME: &'static str = "pending ingest";
+    const VERSION: u16 = 1;
 }
 
 /// Files of a docked device's folder (or files given one by one), in name order.
@@ -224,7 +231,7 @@ impl Edge {
     /// bytes stored so far.
     pub fn ingest_file(
         &self,
-        actor: &str,
+        actor: &Actor,
         path: &Path,
         ctx: &Resolved,
         progress: &mut dyn FnMut(u64),
@@ -252,7 +259,7 @@ impl Edge {
     /// bytes read from a device that went away.
     pub fn ingest_file_with(
         &self,
-        actor: &str,
+        actor: &Actor,
         path: &Path,
         ctx: &Resolved,
         ctl: IngestControl<'_>,
@@ -267,7 +274,7 @@ impl Edge {
     /// is called on the device.
     pub fn ingest_opened(
         &self,
-        actor: &str,
+        actor: &Actor,
         mut file: File,
         path: &Path,
         ctx: &Resolved,
@@ -311,11 +318,7 @@ impl Edge {
             path: path.to_path_buf(),
             started,
         };
-        tx.put(
-            store::PENDING,
-            &be64(ingest),
-            &serde_json::to_vec(&pending)?,
-        )?;
+        tx.put_record(store::PENDING, &be64(ingest), &pending)?;
         tx.commit()?;
 
         // 2. chunks, then the flush that makes them durable
@@ -414,7 +417,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::Ingest,
-            &format!("item:{hash}"),
+            format!("item:{hash}"),
             detail,
             &[key],
         )?;
@@ -564,7 +567,7 @@ impl Edge {
         tx.audit(
             "jilu",
             Action::IngestDiscarded,
-            &format!("ingest:{ingest}"),
+            Subject::Ingest(ingest),
             json!({"path": pending.path.display().to_string(), "started": pending.started, "why": why}),
             &[],
         )?;
@@ -578,8 +581,7 @@ impl Edge {
         for (k, v) in &pending {
             let ingest =
                 store::read_be64(k).ok_or_else(|| anyhow!("a pending-ingest key is damaged"))?;
-            let p: Pending =
-                serde_json::from_slice(v).context("a pending-ingest record is damaged")?;
+            let p: Pending = jilu_common::record::decode(v).context("a pending-ingest record")?;
             self.discard(
                 ingest,
                 &p,
@@ -629,7 +631,7 @@ impl Edge {
         let cvs = self.cvs(&key)?;
         let cf = self
             .store
-            .cf(&format!("chunks-{}", rec.item.period))
+            .cf(&crate::schema::footage_cf(&rec.item.period))
             .map_err(|_| {
                 anyhow!(
                     "item {}: its footage (period {}) is not in this store",

@@ -7,6 +7,8 @@ use jilu_common::audit::Action;
 use jilu_common::doc;
 use jilu_common::ledger::{CheckOut, PreUseCheck};
 use jilu_common::registry::DeviceStatus;
+use jilu_common::subject::Actor;
+use jilu_common::subject::Subject;
 use jilu_common::time::{self, Millis};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,18 +22,17 @@ pub fn ledger_doc(county: &str, month: &str) -> String {
 
 /// Where a check-out lives: its month's document and its id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pointer {
+pub struct Pointer {
     month: String,
     id: String,
 }
 
-fn open_key(device: &str) -> Vec<u8> {
-    format!("checkout/open/{device}").into_bytes()
+impl jilu_common::record::Record for Pointer {
+    const NAME: &'static str = "check-out pointer";
+    const VERSION: u16 = 1;
 }
 
-fn last_key(device: &str) -> Vec<u8> {
-    format!("checkout/last/{device}").into_bytes()
-}
+use crate::schema::{checkout_last_key as last_key, checkout_open_key as open_key};
 
 /// What the officer reports at check-out.
 #[derive(Debug, Clone)]
@@ -48,7 +49,7 @@ pub struct CheckOutRequest {
 }
 
 impl Edge {
-    pub fn check_out(&self, actor: &str, req: CheckOutRequest) -> Result<CheckOut> {
+    pub fn check_out(&self, actor: &Actor, req: CheckOutRequest) -> Result<CheckOut> {
         let mut device = self.device(&req.device)?;
         self.officer(&req.officer)?;
         if !device.kind.is_portable() {
@@ -92,7 +93,7 @@ impl Edge {
         }
         let month = time::month(station);
         let name = ledger_doc(&self.cfg.county, &month);
-        let mut d = self.load_or_new_doc(&name)?;
+        let mut d = self.load_or_create_doc(&name)?;
         let mut tx = self.begin();
         let id = format!("C-{}-{}", self.cfg.county, tx.next_counter("checkout")?);
         let record = CheckOut {
@@ -111,16 +112,16 @@ impl Edge {
         tx.put_doc(&name, &mut d)?;
         device.status = DeviceStatus::CheckedOut;
         self.save_device(actor, &device, json!({}), Some(&mut tx))?;
-        let ptr = serde_json::to_vec(&Pointer {
+        let ptr = Pointer {
             month,
             id: id.clone(),
-        })?;
-        tx.put(store::META, &open_key(&device.id), &ptr)?;
-        tx.put(store::META, &last_key(&device.id), &ptr)?;
+        };
+        tx.put_record(store::META, &open_key(&device.id), &ptr)?;
+        tx.put_record(store::META, &last_key(&device.id), &ptr)?;
         tx.audit(
             actor,
             Action::CheckOut,
-            &format!("device:{}", device.id),
+            Subject::Device(device.id.to_string()),
             serde_json::to_value(&record)?,
             &[],
         )?;
@@ -128,7 +129,12 @@ impl Edge {
         Ok(record)
     }
 
-    pub fn check_in(&self, actor: &str, device_id: &str, note: Option<String>) -> Result<CheckOut> {
+    pub fn check_in(
+        &self,
+        actor: &Actor,
+        device_id: &str,
+        note: Option<String>,
+    ) -> Result<CheckOut> {
         let mut device = self.device(device_id)?;
         let ptr = self
             .pointer(&open_key(device_id))?
@@ -150,7 +156,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::CheckIn,
-            &format!("device:{device_id}"),
+            Subject::Device(device_id.to_string()),
             json!({"checkout": record.id, "note": record.in_note}),
             &[],
         )?;
@@ -180,10 +186,7 @@ impl Edge {
     }
 
     fn pointer(&self, key: &[u8]) -> Result<Option<Pointer>> {
-        match self.store.get(store::META, key)? {
-            None => Ok(None),
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-        }
+        Ok(self.store.get_record(store::META, key)?)
     }
 
     fn follow(&self, key: &[u8]) -> Result<Option<CheckOut>> {

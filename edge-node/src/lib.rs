@@ -2,7 +2,8 @@
 //! recordings, offline, on one RocksDB store.
 //!
 //! # Layout
-//! - [`store`] — the RocksDB database, its column families and error mapping.
+//! - [`schema`] — every column family and `meta` key, with its record type.
+//! - [`store`] — the RocksDB database: opening it, tuning the footage families.
 //! - [`config`] — `edge.toml`.
 //! - [`edge`] — an open node and [`edge::Tx`], the one way to change anything
 //!   (documents + records + audit entries in one synced batch).
@@ -32,6 +33,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod registry;
 pub mod reserve;
+pub mod schema;
 pub mod service;
 pub mod status;
 pub mod store;

@@ -5,6 +5,8 @@ use anyhow::{anyhow, bail, Result};
 use jilu_common::audit::Action;
 use jilu_common::matter::Matter;
 use jilu_common::registry::{Device, DeviceStatus, Officer};
+use jilu_common::subject::Actor;
+use jilu_common::subject::Subject;
 use jilu_common::{doc, id};
 use serde_json::json;
 
@@ -54,10 +56,10 @@ impl Edge {
         })
     }
 
-    pub fn add_device(&self, actor: &str, device: Device) -> Result<()> {
+    pub fn add_device(&self, actor: &Actor, device: Device) -> Result<()> {
         id::check("device id", &device.id)?;
         let name = registry_doc(&self.cfg.county);
-        let mut d = self.load_or_new_doc(&name)?;
+        let mut d = self.load_or_create_doc(&name)?;
         if doc::get::<Device>(&d, &["devices", &device.id])?.is_some() {
             bail!(
                 "device '{}' is already registered (see `edge-node device list`)",
@@ -70,7 +72,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::DeviceRegistered,
-            &format!("device:{}", device.id),
+            Subject::Device(device.id.to_string()),
             serde_json::to_value(&device)?,
             &[],
         )?;
@@ -79,7 +81,7 @@ impl Edge {
 
     /// Changes a device's status (repair, retired, available); check-out and
     /// check-in change it through the ledger.
-    pub fn set_device_status(&self, actor: &str, id: &str, status: DeviceStatus) -> Result<()> {
+    pub fn set_device_status(&self, actor: &Actor, id: &str, status: DeviceStatus) -> Result<()> {
         let mut device = self.device(id)?;
         if device.status == DeviceStatus::CheckedOut || status == DeviceStatus::CheckedOut {
             bail!("device '{id}' changes to or from checked-out only by `edge-node checkout` / `edge-node checkin`");
@@ -91,13 +93,13 @@ impl Edge {
 
     pub(crate) fn save_device(
         &self,
-        actor: &str,
+        actor: &Actor,
         device: &Device,
         detail: serde_json::Value,
         tx: Option<&mut crate::edge::Tx<'_>>,
     ) -> Result<()> {
         let name = registry_doc(&self.cfg.county);
-        let mut d = self.load_or_new_doc(&name)?;
+        let mut d = self.load_or_create_doc(&name)?;
         doc::put(&mut d, &["devices", &device.id], device)?;
         match tx {
             Some(tx) => tx.put_doc(&name, &mut d),
@@ -107,7 +109,7 @@ impl Edge {
                 tx.audit(
                     actor,
                     Action::DeviceChanged,
-                    &format!("device:{}", device.id),
+                    Subject::Device(device.id.to_string()),
                     detail,
                     &[],
                 )?;
@@ -116,10 +118,10 @@ impl Edge {
         }
     }
 
-    pub fn add_officer(&self, actor: &str, officer: Officer) -> Result<()> {
+    pub fn add_officer(&self, actor: &Actor, officer: Officer) -> Result<()> {
         id::check("badge", &officer.badge)?;
         let name = registry_doc(&self.cfg.county);
-        let mut d = self.load_or_new_doc(&name)?;
+        let mut d = self.load_or_create_doc(&name)?;
         if doc::get::<Officer>(&d, &["officers", &officer.badge])?.is_some() {
             bail!(
                 "officer '{}' is already registered (see `edge-node officer list`)",
@@ -132,7 +134,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::OfficerRegistered,
-            &format!("officer:{}", officer.badge),
+            Subject::Officer(officer.badge.to_string()),
             serde_json::to_value(&officer)?,
             &[],
         )?;
@@ -157,7 +159,7 @@ impl Edge {
     }
 
     /// Adds or replaces a catalogue row.
-    pub fn set_matter(&self, actor: &str, matter: Matter) -> Result<()> {
+    pub fn set_matter(&self, actor: &Actor, matter: Matter) -> Result<()> {
         id::check("matter id", &matter.id)?;
         let mut d = self.load_doc(CATALOGUE)?.ok_or_else(|| anyhow!("the matter catalogue is missing: the store was not initialised by `edge-node init`"))?;
         let before = doc::get::<Matter>(&d, &["matters", &matter.id])?;
@@ -167,7 +169,7 @@ impl Edge {
         tx.audit(
             actor,
             Action::MatterEdited,
-            &format!("matter:{}", matter.id),
+            Subject::Matter(matter.id.to_string()),
             json!({"before": before, "after": matter}),
             &[],
         )?;

@@ -1,17 +1,7 @@
 //! The edge's RocksDB: one database, one column family per kind of data.
 //!
-//! | column family     | key                         | value                                   |
-//! |-------------------|-----------------------------|-----------------------------------------|
-//! | `meta`            | name                        | audit head, counters, indexes, link state |
-//! | `docs`            | document name               | saved Automerge document                |
-//! | `items`           | root hash (32 bytes)        | item record (JSON)                      |
-//! | `cvs`             | root hash                   | chunk chaining values, 32 bytes each    |
-//! | `pending`         | ingest id (u64 BE)          | an ingest whose chunks are not yet acknowledged |
-//! | `audit`           | sequence (u64 BE)           | audit entry, the exact bytes hashed     |
-//! | `custody`         | item hash ++ sequence       | (empty) index of an item's audit entries |
-//! | `dock`            | source path                 | what dock watch saw and stored there    |
-//! | `chunks-YYYY-MM`  | ingest id ++ chunk (u32 BE) | 1 MiB of footage, in BlobDB blob files  |
-//! | `chunks-YYYY-MM.N`| ingest id ++ chunk (u32 BE) | the same, written by ingest lane N ≥ 1  |
+//! The families, their keys and the records under them are listed in
+//! [`crate::schema`]; this module is about how the footage families are tuned.
 //!
 //! Footage goes to one column family per ingest month with BlobDB: chunk values are
 //! written once, into blob files, when the memtable is flushed (no WAL: a chunk is
@@ -41,12 +31,9 @@ pub use jilu_store::db::{
     be64, read_be64, KeyValue, Mode, Store, StoreError, AUDIT, CUSTODY, DOCS, META,
 };
 
-pub const ITEMS: &str = "items";
-pub const CVS: &str = "cvs";
-pub const PENDING: &str = "pending";
-pub const DOCK: &str = "dock";
+use crate::schema::CHUNKS_PREFIX;
+pub use crate::schema::{CVS, DOCK, ITEMS, PENDING};
 const FIXED: [&str; 4] = [ITEMS, CVS, PENDING, DOCK];
-const CHUNKS_PREFIX: &str = "chunks-";
 
 /// Memtable size of a footage column family. Each full memtable becomes one flush,
 /// and every flush ends with fdatasyncs (blob file, SST, MANIFEST), so bigger
@@ -113,9 +100,13 @@ fn cf_options(name: &str) -> Options {
     }
 }
 
-/// Opens the edge store at `path` (`create`: only `init` makes a new one).
+/// Opens the edge store at `path` (`create`: only `init` makes a new one), and
+/// checks its layout ([`crate::schema::LAYOUT`]): a newer one is refused.
 pub fn open(path: &Path, mode: Mode, create: bool) -> Result<Store, StoreError> {
-    Store::open_with(path, mode, create, db_options(), &FIXED, &cf_options)
+    let store = Store::open_with(path, mode, create, db_options(), &FIXED, &cf_options)?;
+    // layout 0 → 1 changed no family or key: nothing to migrate
+    store.check_layout(crate::schema::LAYOUT, &|_, _| Ok(()))?;
+    Ok(store)
 }
 
 /// Memtable memory an ingest lane may hold when `lanes` ingest at once: the
@@ -153,7 +144,7 @@ pub fn chunks_cf<'a>(
     store: &'a Store,
     period: &str,
 ) -> Result<Arc<BoundColumnFamily<'a>>, StoreError> {
-    store.cf_or_create(&format!("{CHUNKS_PREFIX}{period}"), &chunk_options())
+    store.cf_or_create(&crate::schema::footage_cf(period), &chunk_options())
 }
 
 /// Sizes the memtables of a lane's footage column family for `lanes` concurrent

@@ -8,6 +8,7 @@
 //! the store and checked against its chaining value before it is sent: local
 //! corruption is reported as such and the item set aside, never sent or looped on.
 
+use jilu_common::subject::Subject;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,12 +31,14 @@ use crate::config::CenterLink;
 use crate::edge::{now_ms, parse_hash, Edge, ItemRecord, ItemTx};
 use crate::store::{self, chunk_key};
 
-const LINK_KEY: &[u8] = b"link/state";
-const CORRUPT_PREFIX: &str = "corrupt/";
-const REFUSED_PREFIX: &str = "refused/";
+use crate::schema::{
+    sync_state_key as state_key, CORRUPT_PREFIX, LINK_STATE as LINK_KEY, REFUSED_PREFIX,
+};
 
-/// What `status` shows of the link.
+/// What `status` shows of the link. Every field has a default, so a field added
+/// later does not make stored copies unreadable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LinkState {
     /// "online", "offline" or "refused"
     pub state: String,
@@ -46,6 +49,46 @@ pub struct LinkState {
     pub recent_rate: f64,
     pub bytes_sent: u64,
     pub items_verified: u64,
+}
+
+impl jilu_common::record::Record for LinkState {
+    const NAME: &'static str = "link state";
+    const VERSION: u16 = 1;
+}
+
+/// Why an item is set aside (`corrupt/<hash>`, `refused/<hash>`): not uploaded,
+/// not retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAside {
+    pub reason: String,
+}
+
+/// Format 0 stored the reason as bare text, not JSON.
+impl jilu_common::record::Record for SetAside {
+    const NAME: &'static str = "set-aside item";
+    const VERSION: u16 = 1;
+    fn upgrade(version: u16, body: &[u8]) -> Result<Self, jilu_common::record::RecordError> {
+        match version {
+            0 => Ok(SetAside {
+                reason: String::from_utf8_lossy(body).into_owned(),
+            }),
+            found => Err(jilu_common::record::RecordError::NoUpgrade {
+                name: Self::NAME,
+                found,
+            }),
+        }
+    }
+}
+
+impl SetAside {
+    /// Reads what is stored under a set-aside key: format 0's bare text has no
+    /// header and need not start with `{`, so anything without one is that text.
+    fn read(bytes: &[u8]) -> Result<SetAside, jilu_common::record::RecordError> {
+        match bytes.first() {
+            Some(&jilu_common::record::MAGIC) => jilu_common::record::decode(bytes),
+            _ => <SetAside as jilu_common::record::Record>::upgrade(0, bytes),
+        }
+    }
 }
 
 /// What one `sync` run did (for `--once` and tests).
@@ -308,30 +351,28 @@ fn set_link(edge: &Edge, f: impl FnOnce(&mut LinkState)) -> Result<()> {
     let mut l = link_state(edge)?.unwrap_or_default();
     f(&mut l);
     let mut tx = edge.begin();
-    tx.put(store::META, LINK_KEY, &serde_json::to_vec(&l)?)?;
+    tx.put_record(store::META, LINK_KEY, &l)?;
     tx.commit()
 }
 
 /// The last recorded link state (shown by `status`).
 pub fn link_state(edge: &Edge) -> Result<Option<LinkState>> {
-    match edge.store.get(store::META, LINK_KEY)? {
-        None => Ok(None),
-        Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-    }
+    Ok(edge.store.get_record(store::META, LINK_KEY)?)
 }
 
 fn marked(edge: &Edge, prefix: &str) -> Result<Vec<(String, String)>> {
-    Ok(edge
-        .store
+    edge.store
         .scan_prefix(store::META, prefix.as_bytes())?
         .into_iter()
         .map(|(k, v)| {
-            (
+            let why =
+                SetAside::read(&v).with_context(|| format!("a set-aside record under {prefix}"))?;
+            Ok((
                 String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
-                String::from_utf8_lossy(&v).into_owned(),
-            )
+                why.reason,
+            ))
         })
-        .collect())
+        .collect()
 }
 
 /// Items the node knows are corrupt in its own store, with why.
@@ -534,7 +575,7 @@ async fn sync_docs(
                 t.audit(
                     "center",
                     Action::DocumentMerged,
-                    &format!("doc:{n}"),
+                    Subject::Doc(n.to_string()),
                     json!({"changes": new}),
                     &[],
                 )?;
@@ -543,7 +584,7 @@ async fn sync_docs(
                 t.audit(
                     "center",
                     Action::ChangeRefused,
-                    &format!("doc:{n}"),
+                    Subject::Doc(n.to_string()),
                     json!({"reason": r}),
                     &[],
                 )?;
@@ -574,10 +615,6 @@ fn same_heads(
         ours.sort_unstable();
         t == ours
     })
-}
-
-fn state_key(name: &str) -> Vec<u8> {
-    format!("syncstate/center/{name}").into_bytes()
 }
 
 /// Items waiting for the center, in upload order.
@@ -679,7 +716,9 @@ async fn upload(
 
 /// Reads chunk `index` of `rec` from the store and checks it.
 fn read_chunk(edge: &Edge, rec: &ItemRecord, cvs: &[[u8; 32]], index: u64) -> Result<Vec<u8>> {
-    let cf = edge.store.cf(&format!("chunks-{}", rec.item.period))?;
+    let cf = edge
+        .store
+        .cf(&crate::schema::footage_cf(&rec.item.period))?;
     // The chunk is checked against its BLAKE3 chaining value just below, which
     // catches any damage RocksDB's own CRC32C of the blob record would, and more.
     // That CRC is computed in software by the system librocksdb (Debian): about
@@ -838,15 +877,17 @@ fn set_aside(
     detail: serde_json::Value,
 ) -> Result<()> {
     let mut t = edge.begin();
-    t.put(
+    t.put_record(
         store::META,
         format!("{prefix}{hash}").as_bytes(),
-        why.as_bytes(),
+        &SetAside {
+            reason: why.to_string(),
+        },
     )?;
     t.audit(
         actor,
         action,
-        &format!("item:{hash}"),
+        format!("item:{hash}"),
         detail,
         &[parse_hash(hash)?],
     )?;
@@ -867,7 +908,7 @@ fn record_verified(edge: &Edge, hash: &str, at: Millis, bytes: u64, rate: f64) -
     t.audit(
         "center",
         Action::VerifiedAtCenter,
-        &format!("item:{hash}"),
+        format!("item:{hash}"),
         json!({"at": at, "bytes_sent": bytes}),
         &[key],
     )?;
@@ -878,7 +919,7 @@ fn record_verified(edge: &Edge, hash: &str, at: Millis, bytes: u64, rate: f64) -
     }
     l.bytes_sent += bytes;
     l.items_verified += 1;
-    t.put(store::META, LINK_KEY, &serde_json::to_vec(&l)?)?;
+    t.put_record(store::META, LINK_KEY, &l)?;
     t.commit()?;
     info!(item = %hash, verified_at = %time::format(at), "verified at the center");
     edge.evict_if_needed()
@@ -911,7 +952,7 @@ impl Edge {
                 continue;
             }
             self.free_chunks_as(
-                "jilu",
+                &jilu_common::subject::Actor::system("jilu"),
                 &r.item.hash,
                 json!({"verified_at_center": r.center_verified_at, "watermark": limit}),
             )?;

@@ -21,6 +21,9 @@ pub const AUDIT: &str = "audit";
 pub const CUSTODY: &str = "custody";
 pub const BASE: [&str; 4] = [META, DOCS, AUDIT, CUSTODY];
 
+/// The meta key holding the store's layout version (see [`Store::check_layout`]).
+pub const LAYOUT_KEY: &[u8] = b"layout";
+
 /// What went wrong opening or writing the store, with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +39,13 @@ pub enum StoreError {
     /// no store has been created at this path yet
     #[error("no store at {0}: initialise it first")]
     NotInitialised(PathBuf),
+    /// a newer Jilu wrote this store's layout: this build must not guess at it
+    #[error("the store {path} has layout {found}, newer than this build of Jilu knows (layout {known}): run the newer Jilu that wrote it (nothing was changed)")]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
     /// any other RocksDB failure
     #[error("store {path}: {detail}")]
     Other { path: PathBuf, detail: String },
@@ -142,6 +152,43 @@ impl Store {
         })
     }
 
+    /// Checks the store's layout version against `known`, this build's: a store
+    /// written before layouts were versioned has none (layout 0, whose records
+    /// the record versions of [`jilu_common::record`] upgrade as they are read).
+    /// A newer layout is refused by name. Opened read-write, an older store is
+    /// marked with `known` once `migrate` (given the old layout) has run.
+    pub fn check_layout(
+        &self,
+        known: u32,
+        migrate: &dyn Fn(&Store, u32) -> Result<(), StoreError>,
+    ) -> Result<u32, StoreError> {
+        let found = match self.get(META, LAYOUT_KEY)? {
+            Some(v) => v
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: "the layout version in meta is damaged".into(),
+                })?,
+            None => 0,
+        };
+        if found > known {
+            return Err(StoreError::Newer {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        if found < known && self.mode == Mode::ReadWrite {
+            migrate(self, found)?;
+            let mut batch = WriteBatch::default();
+            batch.put_cf(&self.cf(META)?, LAYOUT_KEY, known.to_be_bytes());
+            self.commit(batch)?;
+        }
+        Ok(found)
+    }
+
     pub fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>, StoreError> {
         self.db.cf_handle(name).ok_or_else(|| StoreError::Other {
             path: self.path.clone(),
@@ -175,6 +222,48 @@ impl Store {
     pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let cf = self.cf(cf)?;
         self.db.get_cf(&cf, key).map_err(|e| self.err(e))
+    }
+
+    /// A versioned record ([`jilu_common::record`]) under `key`, upgraded from
+    /// whatever format it was written in.
+    pub fn get_record<R: jilu_common::record::Record>(
+        &self,
+        cf: &str,
+        key: &[u8],
+    ) -> Result<Option<R>, StoreError> {
+        self.get(cf, key)?
+            .map(|v| jilu_common::record::decode(&v).map_err(|e| self.unreadable(e)))
+            .transpose()
+    }
+
+    /// Every record of a column family (under `prefix`), in key order.
+    pub fn scan_records<R: jilu_common::record::Record>(
+        &self,
+        cf: &str,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, R)>, StoreError> {
+        self.scan_prefix(cf, prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                jilu_common::record::decode(&v)
+                    .map(|r| (k, r))
+                    .map_err(|e| self.unreadable(e))
+            })
+            .collect()
+    }
+
+    /// A record that does not read: a newer format, or damage.
+    fn unreadable(&self, e: jilu_common::record::RecordError) -> StoreError {
+        match e {
+            jilu_common::record::RecordError::Newer { .. } => StoreError::Other {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            },
+            _ => StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            },
+        }
     }
 
     /// Every `(key, value)` of a column family, in key order.

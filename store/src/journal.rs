@@ -9,6 +9,7 @@ use anyhow::{anyhow, Context, Result};
 use automerge::{ActorId, AutoCommit};
 use jilu_common::audit::{self, Action, Entry, GENESIS};
 use jilu_common::doc;
+use jilu_common::subject::Actor;
 use jilu_common::time::Millis;
 use rocksdb::WriteBatch;
 
@@ -98,6 +99,7 @@ impl Journal {
     }
 
     /// A saved document, with this node as the actor of any change made to it.
+    /// A document of a newer format than this build's is refused by name.
     pub fn load_doc(&self, name: &str) -> Result<Option<AutoCommit>> {
         match self.store.get(db::DOCS, name.as_bytes())? {
             None => Ok(None),
@@ -108,15 +110,27 @@ impl Journal {
                         self.store.path.display()
                     )
                 })?;
+                doc::check_format(&d).map_err(|e| anyhow!("{name}: {e}"))?;
                 Ok(Some(d.with_actor(self.actor.clone())))
             }
         }
     }
 
+    /// A saved document, or an empty one to receive a peer's changes into (a
+    /// replica of someone else's document: it gets no changes of ours).
     pub fn load_or_new_doc(&self, name: &str) -> Result<AutoCommit> {
         Ok(self
             .load_doc(name)?
             .unwrap_or_else(|| AutoCommit::new().with_actor(self.actor.clone())))
+    }
+
+    /// A saved document, or a new one this node starts (its owner), marked with
+    /// this build's document format.
+    pub fn load_or_create_doc(&self, name: &str) -> Result<AutoCommit> {
+        match self.load_doc(name)? {
+            Some(d) => Ok(d),
+            None => Ok(doc::new_document(self.actor.clone())?),
+        }
     }
 
     /// Every document name under a prefix (e.g. `activity/`).
@@ -174,23 +188,29 @@ pub struct Tx<'a> {
 
 impl Tx<'_> {
     /// Appends an audit entry; `items` are the item hashes it is custody of.
-    pub fn audit(
+    ///
+    /// `actor` is a name (`"jilu"`, a badge) or an [`Actor`] that says how it
+    /// reached the node; `subject` is a [`jilu_common::subject::Subject`] (or, for
+    /// callers not yet typed, its text).
+    pub fn audit<'s>(
         &mut self,
-        actor: &str,
+        actor: impl Into<Actor>,
         action: Action,
-        subject: &str,
+        subject: impl std::fmt::Display + 's,
         detail: serde_json::Value,
         items: &[[u8; 32]],
     ) -> Result<Entry> {
+        let actor: Actor = actor.into();
         let entry = Entry {
             seq: self.next.next,
             at: now_ms(),
             node: self.journal.node.clone(),
-            actor: actor.to_string(),
+            actor: actor.name,
             action,
             subject: subject.to_string(),
             detail,
             prev: self.next.last,
+            via: actor.via,
         };
         let bytes = entry.encode();
         self.batch
@@ -213,6 +233,16 @@ impl Tx<'_> {
         self.batch
             .put_cf(&self.journal.store.cf(db::DOCS)?, name.as_bytes(), d.save());
         Ok(())
+    }
+
+    /// Puts a versioned record ([`jilu_common::record`]).
+    pub fn put_record<R: jilu_common::record::Record>(
+        &mut self,
+        cf: &str,
+        key: &[u8],
+        record: &R,
+    ) -> Result<()> {
+        self.put(cf, key, &jilu_common::record::encode(record))
     }
 
     pub fn put(&mut self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {

@@ -50,10 +50,15 @@ fn intact_log_verifies() {
 fn an_edited_entry_is_detected() {
     let e = busy_node();
     tamper(&e, |s| {
-        let edited = String::from_utf8(entry(s, 6))
-            .unwrap()
-            .replace("\"keeper\"", "\"nobody\"");
-        put(s, 6, edited.as_bytes());
+        // the entry is a versioned record (a header, then JSON): edit its bytes
+        let bytes = entry(s, 6);
+        let at = bytes
+            .windows(8)
+            .position(|w| w == b"\"keeper\"")
+            .expect("entry 6 names the keeper");
+        let mut edited = bytes.clone();
+        edited[at + 1..at + 7].copy_from_slice(b"nobody");
+        put(s, 6, &edited);
     });
     let (ok, text) = verify(&e);
     assert!(!ok, "{text}");

@@ -236,7 +236,7 @@ fn unplugged_mid_copy(how: Unplug) {
         let watcher = s.spawn(|| {
             let mut evs = Vec::new();
             node.dock_watch_with(
-                "keeper",
+                &"keeper".into(),
                 &opts,
                 &progress,
                 &mut |ev: &DockEvent| evs.push(serde_json::to_value(ev).unwrap()),
@@ -395,7 +395,7 @@ fn a_cancelled_ingest_leaves_nothing_and_a_trace() {
     let seen = std::cell::Cell::new(0u64);
     let err = node
         .ingest_file_with(
-            "keeper",
+            &"keeper".into(),
             &file,
             &ctx,
             IngestControl {
@@ -423,7 +423,7 @@ fn a_cancelled_ingest_leaves_nothing_and_a_trace() {
     assert_eq!(orphan_chunks(&node), 0);
     // the source is untouched, and a second ingest stores it whole
     let ack = node
-        .ingest_file("keeper", &file, &ctx, &mut |_| {})
+        .ingest_file(&"keeper".into(), &file, &ctx, &mut |_| {})
         .unwrap();
     assert_eq!(ack.hash, b3_file(&file));
     drop(node);

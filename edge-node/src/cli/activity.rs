@@ -191,7 +191,7 @@ pub fn activity(ctx: &mut Ctx<'_>, cmd: &ActivityCmd) -> Result<()> {
                 text: text.clone(),
                 item: item.clone(),
                 at,
-                by: ctx.actor.to_string(),
+                by: ctx.actor.name.clone(),
             };
             let a = edge.annotate(&ctx.actor, id, annotation)?;
             show(ctx, &a)?;

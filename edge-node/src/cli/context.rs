@@ -80,11 +80,10 @@ impl Files for OwnFiles {
 
 pub struct Ctx<'a> {
     pub out: Out<'a>,
-    /// who acts, as written in the audit log
-    pub actor: String,
-    /// how the command reached the node: the OS user on the other end of the
-    /// control socket, written in the audit log beside the actor
-    pub via: Option<String>,
+    /// who acts, as written in the audit log: the `--as` name and the OS user of
+    /// the process that asked (the CLI on the other end of the control socket, or
+    /// this process), so a shared kiosk account is visible
+    pub actor: jilu_common::subject::Actor,
     pub node: Node,
     pub files: &'a mut dyn Files,
     /// true once the user asked to stop (Ctrl-C, or the CLI went away)

@@ -74,7 +74,7 @@ pub fn item(ctx: &mut Ctx<'_>, a: &ItemArgs) -> Result<()> {
     tx.audit(
         &ctx.actor,
         Action::Access,
-        &format!("item:{}", rec.item.hash),
+        format!("item:{}", rec.item.hash),
         json!({"what": "details"}),
         &[key],
     )?;
@@ -145,7 +145,7 @@ fn write_out(ctx: &mut Ctx<'_>, edge: &Edge, rec: &ItemRecord, out: &Path) -> Re
     tx.audit(
         &ctx.actor,
         Action::Export,
-        &format!("item:{}", rec.item.hash),
+        format!("item:{}", rec.item.hash),
         json!({"to": out.display().to_string()}),
         &[key],
     )?;

@@ -356,7 +356,8 @@ pub fn serve(cli: &Cli, term: &mut Terminal) -> Result<u8> {
     }
     if let Some(args) = dock {
         let (svc2, d, json) = (svc.clone(), done.clone(), cli.json);
-        let actor = cli.actor.clone();
+        // the node's own dock watch acts as the `--as` actor it was started with
+        let actor = jilu_common::subject::Actor::system(&cli.actor);
         let single = matches!(&cli.command, Command::Dock(_));
         dock_thread = Some(std::thread::Builder::new().name("edge-dock".into()).spawn(
             move || {

@@ -172,8 +172,7 @@ fn handle(stream: UnixStream, service: &Service) -> Result<()> {
     let code = {
         let mut ctx = Ctx {
             out: Out::new(hello.json, &mut sink),
-            actor: hello.actor.clone(),
-            via: Some(via),
+            actor: jilu_common::subject::Actor::new(&hello.actor, Some(via)),
             node: Node::Running(service.edge.clone()),
             files: &mut files,
             cancel: &cancel,
