@@ -17,6 +17,7 @@ pub mod blobs;
 pub mod center;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod server;
 pub mod session;
 pub mod tls;
