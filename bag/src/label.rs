@@ -69,7 +69,8 @@ impl Label {
             let prefix = format!("{zh} ({en}):");
             text.lines()
                 .find_map(|l| l.strip_prefix(&prefix))
-                .map(|v| v.trim().to_string())
+                // read as rendered: a value is one line, so a stray CR is a space
+                .map(|v| one_line(v).trim().to_string())
                 .filter(|v| !v.is_empty())
                 .ok_or(LabelError::Missing(en))
         };

@@ -15,10 +15,12 @@
 //! - [`custody`]: the custody chain carried in a bag, each line linked by BLAKE3.
 //! - [`write`]: writes a bag.
 //! - [`verify`]: checks a bag (or an image of one) and reports every mismatch.
+//! - [`fuzzing`]: the parsers above fed with arbitrary bytes, for fuzzers.
 //! - [`iso`]: a bag's reproducible ISO 9660 image, written and read with `xorriso`.
 
 pub mod custody;
 pub mod digest;
+pub mod fuzzing;
 pub mod iso;
 pub mod label;
 pub mod manifest;

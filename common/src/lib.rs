@@ -23,6 +23,7 @@
 //! - [`item`] — a stored recording and where its times came from (art. 11, 13).
 //! - [`compliance`] — the checks `status` reports (art. 5, 6, 8, 12, 13).
 //! - [`doc`] — typed records <-> Automerge documents.
+//! - [`fuzzing`] — entry points that feed arbitrary bytes to every decoder (fuzz/).
 //! - [`automerge`] — the Automerge release Jilu is built with, re-exported so the
 //!   fixture and benchmark crates name exactly this one.
 //! - [`wire`] — the sync protocol's messages, goals and non-goals.
@@ -37,6 +38,7 @@ pub mod chunk_tree;
 pub mod codec;
 pub mod compliance;
 pub mod doc;
+pub mod fuzzing;
 pub mod hash;
 pub mod id;
 pub mod item;
