@@ -35,6 +35,8 @@ pub enum Decision {
         activity: String,
         reason: String,
     },
+    /// `center user ...` / `center grant ...`
+    Account(crate::accounts_cli::AccountOp),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +82,7 @@ pub fn apply(center: &Center, d: &Decision) -> Result<String> {
             center.set_hold(by, county, activity, reason)?;
             Ok(format!("hold set on {activity}: {reason}"))
         }
+        Decision::Account(op) => crate::accounts_cli::apply(center, op),
     }
 }
 

@@ -87,6 +87,30 @@ pub enum Command {
         #[arg(long)]
         county: Option<String>,
     },
+    /// The API's accounts and bearer tokens.
+    User {
+        #[command(subcommand)]
+        op: crate::accounts_cli::UserCommand,
+    },
+    /// Grant USER access to a classified activity or item (art. 14), or end a grant.
+    Grant {
+        user: String,
+        /// activity:COUNTY/ID or item:HASH (a grant on an activity covers its items)
+        target: String,
+        /// How many days the grant lasts.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Every grant, live or ended.
+    Grants,
+    /// Rebuild the projections (lists, findings) from the documents and items
+    /// (center stopped); --check only compares them with the stored ones.
+    Reindex {
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -141,8 +165,75 @@ async fn decide(cli: &Cli, d: Decision) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn account(cli: &Cli, op: crate::accounts_cli::AccountOp) -> Result<ExitCode> {
+    let cfg = CenterConfig::load(&cli.config)?;
+    let d = Decision::Account(op);
+    let message = match admin::send(&cfg.data_dir, &d).await? {
+        Some(reply) if reply.ok => reply.message,
+        Some(reply) => return Err(anyhow!(reply.message)),
+        None => {
+            let center = Center::open(cfg, Mode::ReadWrite)?;
+            tokio::task::spawn_blocking(move || admin::apply(&center, &d)).await??
+        }
+    };
+    if !message.is_empty() {
+        println!("{message}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
+        Command::User { op } => {
+            let op = crate::accounts_cli::account_op(&cli.actor, op)?;
+            return account(&cli, op).await;
+        }
+        Command::Grant {
+            user,
+            target,
+            days,
+            revoke,
+        } => {
+            let op = crate::accounts_cli::AccountOp::Grant {
+                by: cli.actor.clone(),
+                user: user.clone(),
+                target: target.clone(),
+                days: *days,
+                revoke: *revoke,
+            };
+            return account(&cli, op).await;
+        }
+        Command::Grants => return account(&cli, crate::accounts_cli::AccountOp::Grants).await,
+        Command::Reindex { check } => {
+            let cfg = CenterConfig::load(&cli.config)?;
+            let mode = if *check {
+                Mode::ReadOnly
+            } else {
+                Mode::ReadWrite
+            };
+            let center = Center::open(cfg, mode)?;
+            let started = std::time::Instant::now();
+            let fresh = crate::projection::rebuild(&center)?;
+            if *check {
+                let stored = crate::projection::stored(&center)?;
+                let differ = fresh
+                    .iter()
+                    .filter(|(k, v)| stored.get(*k) != Some(*v))
+                    .count()
+                    + stored.keys().filter(|k| !fresh.contains_key(*k)).count();
+                if differ > 0 {
+                    println!("projections differ from the documents: {differ} of {} entries; run `center reindex`", fresh.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+                println!("projections match the documents: {} entries", fresh.len());
+            } else {
+                let n = crate::projection::replace(&center, fresh)?;
+                println!(
+                    "projections rebuilt: {n} entries in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
         Command::ExampleConfig => {
             print!("{}", CenterConfig::example());
         }
@@ -156,6 +247,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 "center {} listening on {} (QUIC, mutual TLS)",
                 center.cfg.node, server.local_addr
             );
+            let api = match center.cfg.http.clone() {
+                Some(http) => {
+                    let api = crate::http::Api {
+                        center: center.clone(),
+                        metrics: Default::default(),
+                    };
+                    let (addr, https, task) =
+                        crate::http::listener::start(&http, api, cancel.clone()).await?;
+                    println!(
+                        "center API on {}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)",
+                        if https { "https" } else { "http" }
+                    );
+                    Some(task)
+                }
+                None => None,
+            };
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
@@ -166,6 +273,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             // shutdown with a deadline: sessions flush what they received
             let _ = tokio::time::timeout(std::time::Duration::from_secs(8), handle).await;
             let _ = admin_task.await;
+            if let Some(api) = api {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), api).await;
+            }
         }
         Command::Edges => {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
