@@ -242,16 +242,16 @@ impl Accounts<'_> {
     }
 
     /// A new bearer token for `name`, valid `days`; returns (token, its record).
-    pub fn issue_token(&self, by: &str, name: &str, days: Option<u32>) -> Result<(String, Token)> {
+    pub fn issue_token(&self, by: &str, name: &str, days: Option<f64>) -> Result<(String, Token)> {
         let user = self
             .user(name)?
             .ok_or_else(|| anyhow!("no user {name}: see `center user list`"))?;
         if user.disabled {
             bail!("user {name} is disabled");
         }
-        let days = days.unwrap_or(self.0.cfg.accounts.token_days);
-        if days == 0 || days > 3650 {
-            bail!("--expires must be 1 to 3650 days");
+        let days = days.unwrap_or(f64::from(self.0.cfg.accounts.token_days));
+        if !(days > 0.0 && days <= 3650.0) {
+            bail!("--expires must be more than 0 and at most 3650 days");
         }
         let mut secret = [0u8; 32];
         OsRng.fill_bytes(&mut secret);
@@ -266,7 +266,7 @@ impl Accounts<'_> {
             id: id.clone(),
             user: name.to_string(),
             created_at: now,
-            expires_at: now + i64::from(days) * 86_400_000,
+            expires_at: now + (days * 86_400_000.0) as i64,
             revoked_at: None,
         };
         let mut tx = self.0.journal.begin();
@@ -369,7 +369,7 @@ impl Accounts<'_> {
         {
             return Ok(None);
         }
-        Ok(Some(self.issue_token(name, name, Some(1))?))
+        Ok(Some(self.issue_token(name, name, Some(1.0))?))
     }
 }
 

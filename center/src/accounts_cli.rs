@@ -33,7 +33,7 @@ pub enum AccountOp {
     Token {
         by: String,
         name: String,
-        days: Option<u32>,
+        days: Option<f64>,
     },
     Tokens,
     Revoke {
@@ -148,9 +148,9 @@ pub enum UserCommand {
     /// Print a bearer token for NAME, with that user's role and scope.
     Token {
         name: String,
-        /// Days until it expires [default: [accounts] token_days, 30].
+        /// Days until it expires, fractions allowed [default: [accounts] token_days, 30].
         #[arg(long)]
-        expires: Option<u32>,
+        expires: Option<f64>,
     },
     /// Every token (never the token itself: its id, user, expiry, revocation).
     Tokens,

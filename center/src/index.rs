@@ -90,8 +90,8 @@ impl Record for DeviceRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingRow {
     pub county: String,
-    /// the activity it concerns, if any
-    pub activity: Option<String>,
+    /// what it concerns: an activity id, or `item:HASH` for an unlinked item
+    pub owner: String,
     pub article: String,
     #[serde(flatten)]
     pub finding: Finding,

@@ -230,7 +230,6 @@ fn put_findings(
     for k in ov.keys(&prefix)? {
         ov.delete(k);
     }
-    let activity = (!owner.starts_with("item:")).then(|| owner.to_string());
     // "overdue" depends on the clock: queries add it from the deadline rows
     let kept = found
         .into_iter()
@@ -242,7 +241,7 @@ fn put_findings(
             k,
             &FindingRow {
                 county: county.to_string(),
-                activity: activity.clone(),
+                owner: owner.to_string(),
                 article: f.article().to_string(),
                 finding: f,
             },

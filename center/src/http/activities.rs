@@ -242,7 +242,8 @@ fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiEr
         let Some(row) = c.journal.store.get_record::<FindingRow>(INDEX, k)? else {
             return Ok(false);
         };
-        let allowed = match (&row.activity, finding_item(&row.finding)) {
+        let activity = (!row.owner.starts_with("item:")).then_some(row.owner.as_str());
+        let allowed = match (activity, finding_item(&row.finding)) {
             (Some(id), _) => match seer.activity_row(&row.county, id)? {
                 Some(a) => seer.activity(Op::ReadRecord, &a)? == Verdict::Allow,
                 None => false,
