@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::Json;
 use jilu_common::access::{Op, Principal, Role, Verdict};
 use jilu_common::compliance::Finding;
@@ -92,7 +92,7 @@ fn list(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
 pub async fn activities(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -156,7 +156,7 @@ fn one(c: &Center, who: &Principal, county: &str, id: &str) -> Result<Value, Api
 pub async fn activity(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
@@ -272,7 +272,7 @@ fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiEr
 pub async fn findings(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {

@@ -8,7 +8,7 @@ use std::io::SeekFrom;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use jilu_common::access::{Op, Verdict};
 use jilu_common::audit::Action;
@@ -82,7 +82,7 @@ fn mime(kind: MediaKind, container: &str) -> &'static str {
 pub async fn content(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {

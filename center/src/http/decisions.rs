@@ -5,7 +5,7 @@
 //! document and reaches the county's edge at its next sync. Also `POST /login`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::Json;
 use jilu_common::access::{decide, Class, Op, Principal, Verdict};
 use jilu_common::audit::Action;
@@ -58,7 +58,7 @@ struct InterruptionDecision {
 pub async fn interruption(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id, interruption)): Path<(String, String, String)>,
     text: String,
@@ -85,7 +85,7 @@ struct HoldRequest {
 pub async fn hold(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id)): Path<(String, String)>,
     text: String,
@@ -115,7 +115,7 @@ struct ClassRequest {
 pub async fn classification(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id)): Path<(String, String)>,
     text: String,
@@ -157,7 +157,7 @@ fn may_grant(who: &Principal) -> Result<(), ApiError> {
 pub async fn grant(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     text: String,
 ) -> Result<Json<Value>, ApiError> {
@@ -177,7 +177,7 @@ pub async fn grant(
 pub async fn grants(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::Json;
 use jilu_common::access::{decide, Op, Principal, Verdict};
 use jilu_common::audit::Entry;
@@ -69,7 +69,7 @@ fn list_devices(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiErr
 pub async fn devices(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -102,7 +102,7 @@ fn list_edges(c: &Center, who: &Principal) -> Result<Value, ApiError> {
 pub async fn edges(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);
@@ -180,7 +180,7 @@ fn list_audit(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError
 pub async fn audit(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {

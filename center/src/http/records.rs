@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::Json;
 use jilu_common::access::{Op, Principal, Role, Verdict};
 use jilu_common::time::Millis;
@@ -234,7 +234,7 @@ fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError
 pub async fn items(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -278,7 +278,7 @@ fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiError> 
 pub async fn item(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path(hash): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
