@@ -44,8 +44,9 @@ fn rejected(e: anyhow::Error) -> ApiError {
     ApiError::new(422, "rejected", &format!("{e:#}"))
 }
 
-fn body<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("the request body: {e}")))
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,7 +62,7 @@ pub async fn interruption(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id, interruption)): Path<(String, String, String)>,
-    text: String,
+    text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);
     run(&api, &headers, request, move |c, who| {
@@ -88,7 +89,7 @@ pub async fn hold(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id)): Path<(String, String)>,
-    text: String,
+    text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);
     run(&api, &headers, request, move |c, who| {
@@ -118,7 +119,7 @@ pub async fn classification(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
     Path((county, id)): Path<(String, String)>,
-    text: String,
+    text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);
     run(&api, &headers, request, move |c, who| {
@@ -159,7 +160,7 @@ pub async fn grant(
     method: Method,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     headers: HeaderMap,
-    text: String,
+    text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);
     run(&api, &headers, request, move |c, who| {
@@ -197,7 +198,10 @@ struct Login {
 }
 
 /// `POST /api/v1/login`: a password for a token valid one day.
-pub async fn login(State(api): State<Api>, text: String) -> Result<Json<Value>, ApiError> {
+pub async fn login(
+    State(api): State<Api>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
     let l: Login = body(&text)?;
     let c = api.center.clone();
     let metrics = api.metrics.clone();
