@@ -371,3 +371,103 @@ fn content_ranges_are_byte_exact_and_every_fetch_is_audited() {
     .json();
     assert_eq!(denied["entries"].as_array().unwrap().len(), 1, "{denied}");
 }
+
+#[test]
+fn https_with_a_web_certificate_and_plain_http_only_on_loopback() {
+    let root = tempfile::tempdir().unwrap();
+    let ca = Ca::new(root.path());
+    let mut center = Center::start(root.path(), &ca);
+    // a web certificate carries the names a browser checks, and serverAuth only
+    let out = ca.run(&[
+        "issue",
+        "--role",
+        "web",
+        "--dns",
+        "jilu.example.test",
+        "--ip",
+        "127.0.0.1",
+    ]);
+    assert!(out.status.success(), "{}", jilu_tests::text(&out));
+    let web = ca.dir.join("nodes/jilu.example.test");
+    let pem = web.join("jilu.example.test.pem");
+    let shown = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("DNS:jilu.example.test") && text.contains("IP Address:127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("TLS Web Server Authentication") && !text.contains("Client Authentication"),
+        "{text}"
+    );
+    // --dns belongs to web certificates only
+    let out = ca.run(&[
+        "issue", "--node", "e9", "--county", "410499", "--role", "edge", "--dns", "x",
+    ]);
+    assert!(!out.status.success());
+    jilu_tests::assert_one_line(&String::from_utf8_lossy(&out.stderr));
+
+    // plain HTTP on an address that is not loopback: one clear error, nothing starts
+    center.kill9();
+    let base = std::fs::read_to_string(&center.config).unwrap();
+    let http = center.http;
+    let port = jilu_tests::cluster::free_tcp_port();
+    let plain = base.replace(
+        &format!("listen = \"{http}\""),
+        &format!("listen = \"0.0.0.0:{port}\""),
+    );
+    std::fs::write(&center.config, &plain).unwrap();
+    let out = c_run(&center, &["run"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    jilu_tests::assert_one_line(&err);
+    assert!(
+        err.contains("plain HTTP is allowed only on loopback"),
+        "{err}"
+    );
+
+    // HTTPS with the web certificate: curl checks it against the CA, by name
+    let tls = plain.replace(
+        &format!("listen = \"0.0.0.0:{port}\""),
+        &format!(
+            "listen = \"{http}\"\ncert = \"{}\"\nkey = \"{}\"",
+            pem.display(),
+            web.join("jilu.example.test.key").display()
+        ),
+    );
+    std::fs::write(&center.config, tls).unwrap();
+    center.restart();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(ca.dir.join("ca.pem"))
+        .args([
+            "--resolve",
+            &format!("jilu.example.test:{}:127.0.0.1", http.port()),
+        ])
+        .arg(format!("https://jilu.example.test:{}/healthz", http.port()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", jilu_tests::text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"status\":\"ok\"}");
+    // and plain HTTP to the TLS port gets no answer
+    let plain = std::process::Command::new("curl")
+        .args(["-sS", "-m", "5"])
+        .arg(format!("http://127.0.0.1:{}/healthz", http.port()))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("ok"));
+}
+
+fn c_run(center: &Center, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(jilu_tests::binary("center"))
+        .arg("--config")
+        .arg(&center.config)
+        .args(args)
+        .env("JILU_LOG", "error")
+        .output()
+        .unwrap()
+}
