@@ -21,6 +21,7 @@ fn expected_usages(role: Role) -> (bool, bool) {
         Role::Edge => (true, false),
         Role::Center => (false, true),
         Role::Replica => (true, true),
+        Role::Web => (false, true),
     }
 }
 use x509_parser::extensions::GeneralName;

@@ -210,7 +210,7 @@ pub enum Verdict {
 fn in_scope(p: &Principal, t: &Target<'_>) -> bool {
     let own_county = p.county.as_deref() == Some(t.county);
     match p.role {
-        Role::Officer => own_county && t.officers.iter().any(|o| *o == p.name),
+        Role::Officer => own_county && t.officers.contains(&p.name),
         Role::Keeper => own_county,
         Role::Supervisor | Role::Head | Role::Auditor => true,
         Role::Admin => false,

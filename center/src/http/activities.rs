@@ -34,11 +34,11 @@ fn no_admin(who: &Principal) -> Result<(), ApiError> {
 fn list(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
     no_admin(who)?;
     let empty = || Ok(json!({"activities": [], "next": null}));
-    let Ok(county) = scoped(p.text("county"), who.county.as_deref()) else {
+    let Some(county) = scoped(p.text("county"), who.county.as_deref()) else {
         return empty();
     };
     let badge = (who.role == Role::Officer).then_some(who.name.as_str());
-    let Ok(officer) = scoped(p.text("officer"), badge) else {
+    let Some(officer) = scoped(p.text("officer"), badge) else {
         return empty();
     };
     let (pending, held) = (p.flag("pending")?, p.flag("held")?);
@@ -181,7 +181,7 @@ fn finding_item(f: &Finding) -> Option<&str> {
 fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
     no_admin(who)?;
     let empty = || Ok(json!({"findings": [], "overdue": [], "next": null}));
-    let Ok(county) = scoped(p.text("county"), who.county.as_deref()) else {
+    let Some(county) = scoped(p.text("county"), who.county.as_deref()) else {
         return empty();
     };
     let limit = p.limit()?;

@@ -32,7 +32,11 @@ pub struct Span {
 /// Reads a `Range` header against a blob of `size` bytes: `Ok(None)` for the
 /// whole blob (no header, or one this server ignores, as RFC 9110 allows: more
 /// than one range, another unit), `Err` when no byte of it is satisfiable.
-pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Span>, ()> {
+/// No byte of the range asked for is in the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
+pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Span>, Unsatisfiable> {
     let Some(h) = header else { return Ok(None) };
     let Some(spec) = h.trim().strip_prefix("bytes=") else {
         return Ok(None);
@@ -40,28 +44,28 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Span>, ()> 
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
     let (a, b) = (a.trim(), b.trim());
     let span = if a.is_empty() {
-        let n: u64 = b.parse().map_err(|_| ())?;
+        let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
         if n == 0 || size == 0 {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         Span {
             start: size.saturating_sub(n),
             end: size - 1,
         }
     } else {
-        let start: u64 = a.parse().map_err(|_| ())?;
+        let start: u64 = a.parse().map_err(|_| Unsatisfiable)?;
         let end = if b.is_empty() {
             size.saturating_sub(1)
         } else {
             b.parse::<u64>()
-                .map_err(|_| ())?
+                .map_err(|_| Unsatisfiable)?
                 .min(size.saturating_sub(1))
         };
         if start >= size || end < start {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         Span { start, end }
     };
@@ -106,7 +110,7 @@ pub async fn content(
             }
         }
         let size = rec.item.size;
-        let span = parse_range(range.as_deref(), size).map_err(|()| ApiError {
+        let span = parse_range(range.as_deref(), size).map_err(|Unsatisfiable| ApiError {
             denied: None,
             ..ApiError::new(416, "range_not_satisfiable", &format!("the item has {size} bytes"))
         })?;
@@ -166,10 +170,10 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=-10"), 100), s(90, 99));
         assert_eq!(parse_range(Some("bytes=-1000"), 100), s(0, 99));
         assert_eq!(parse_range(Some("bytes=50-1000"), 100), s(50, 99));
-        assert_eq!(parse_range(Some("bytes=100-"), 100), Err(()));
-        assert_eq!(parse_range(Some("bytes=9-3"), 100), Err(()));
-        assert_eq!(parse_range(Some("bytes=x-3"), 100), Err(()));
-        assert_eq!(parse_range(Some("bytes=-0"), 100), Err(()));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Err(Unsatisfiable));
+        assert_eq!(parse_range(Some("bytes=9-3"), 100), Err(Unsatisfiable));
+        assert_eq!(parse_range(Some("bytes=x-3"), 100), Err(Unsatisfiable));
+        assert_eq!(parse_range(Some("bytes=-0"), 100), Err(Unsatisfiable));
         assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Ok(None));
         assert_eq!(parse_range(Some("items=0-1"), 100), Ok(None));
     }

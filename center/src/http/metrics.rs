@@ -77,12 +77,19 @@ fn label(v: &str) -> String {
         .replace('\n', " ")
 }
 
+/// name, type, value of one edge at a time
+type Gauge = (
+    &'static str,
+    &'static str,
+    fn(&crate::center::PeerRecord, i64) -> f64,
+);
+
 fn render(api: &Api) -> anyhow::Result<String> {
     let mut out = String::new();
     let c = &api.center;
     let now = now_ms();
     let peers = c.peers()?;
-    let gauges: [(&str, &str, fn(&crate::center::PeerRecord, i64) -> f64); 9] = [
+    let gauges: [Gauge; 9] = [
         ("jilu_edge_last_contact_seconds", "gauge", |p, _| {
             p.last_contact as f64 / 1000.0
         }),

@@ -106,9 +106,7 @@ pub async fn edges(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| list_edges(c, who))
-        .await
-        .map(Json)
+    run(&api, &headers, request, list_edges).await.map(Json)
 }
 
 /// Whether the auditor may see an entry about `subject`.
@@ -160,7 +158,7 @@ fn list_audit(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError
         .iterator_cf(&cf, IteratorMode::From(&key, Direction::Forward))
     {
         let (_, v) = kv.map_err(|e| store.err(e))?;
-        let e = Entry::decode(&v).map_err(|e| ApiError::internal(e))?;
+        let e = Entry::decode(&v).map_err(ApiError::internal)?;
         if out.len() >= limit || seen >= limit * 20 + 200 {
             next = e.seq.checked_sub(1);
             break;

@@ -85,12 +85,13 @@ impl Params {
 }
 
 /// Keys a keeper or an officer is bound to: a filter they gave must match it.
-/// `Err`: the filter names another scope, so the list is empty.
-pub fn scoped<'a>(given: Option<&'a str>, own: Option<&'a str>) -> Result<Option<&'a str>, ()> {
+/// The filter to apply; `None`: the filter names another scope than the
+/// user's own, so the list is empty.
+pub fn scoped<'a>(given: Option<&'a str>, own: Option<&'a str>) -> Option<Option<&'a str>> {
     match (given, own) {
-        (Some(g), Some(o)) if g != o => Err(()),
-        (_, Some(o)) => Ok(Some(o)),
-        (g, None) => Ok(g),
+        (Some(g), Some(o)) if g != o => None,
+        (_, Some(o)) => Some(Some(o)),
+        (g, None) => Some(g),
     }
 }
 
@@ -142,11 +143,11 @@ fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError
     }
     let empty = || Ok(json!({"items": [], "next": null}));
     let own_county = who.county.as_deref();
-    let Ok(county) = scoped(p.text("county"), own_county) else {
+    let Some(county) = scoped(p.text("county"), own_county) else {
         return empty();
     };
     let own_badge = (who.role == Role::Officer).then_some(who.name.as_str());
-    let Ok(officer) = scoped(p.text("officer"), own_badge) else {
+    let Some(officer) = scoped(p.text("officer"), own_badge) else {
         return empty();
     };
     let (activity, device) = (p.text("activity"), p.text("device"));
