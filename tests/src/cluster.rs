@@ -152,6 +152,11 @@ impl Center {
         self.child = Some(child);
     }
 
+    /// The running center's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// `kill -9`.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -471,3 +471,81 @@ fn c_run(center: &Center, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The center's resident memory, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap()
+}
+
+#[test]
+fn a_1_gib_item_streams_with_flat_memory() {
+    let size: usize = std::env::var("JILU_STREAM_TEST_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 30);
+    let root = tempfile::tempdir().unwrap();
+    let ca = Ca::new(root.path());
+    let center = Center::start(root.path(), &ca);
+    let edge = Edge::office("410422", 0);
+    edge.link(&ca, &center, "410422", "");
+    let f = random_file(edge.tmp.path(), "big.bin", size, 77);
+    let hash = edge.json(&["ingest", f.to_str().unwrap(), "--device", "cam-01"])[0]["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(&f).unwrap();
+    assert_eq!(edge.sync_once()["items_verified"], 1);
+    jilu_tests::api::add_user(&center, "keeper", "keeper", Some("410422"));
+    let (t, _) = token(&center, "keeper", None);
+    let pid = center.pid().unwrap();
+    let before = rss_kib(pid);
+    // read the stream slowly enough to sample the center while it sends
+    let mut s = std::net::TcpStream::connect(center.http).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "GET /api/v1/items/{hash}/content HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut head = Vec::new();
+    let (mut body, mut peak, mut samples) = (0usize, before, 0);
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            head.extend_from_slice(chunk);
+            if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                hasher.update(&head[at + 4..]);
+                body += head.len() - at - 4;
+            }
+            continue;
+        }
+        hasher.update(chunk);
+        body += n;
+        if body % (64 << 20) < n {
+            peak = peak.max(rss_kib(pid));
+            samples += 1;
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&head).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    assert_eq!(body, size);
+    assert_eq!(hasher.finalize().to_hex().as_str(), hash);
+    // the center's memory grew by far less than the item: it streamed
+    let grew = peak.saturating_sub(before);
+    println!("center RSS {before} KiB before, peak {peak} KiB over {samples} samples while streaming {size} bytes");
+    assert!(samples >= size / (128 << 20), "sampled {samples} times");
+    assert!(
+        grew < 64 * 1024,
+        "the center grew by {grew} KiB while streaming {size} bytes"
+    );
+}
