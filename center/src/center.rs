@@ -116,7 +116,20 @@ impl std::fmt::Debug for Center {
 }
 
 fn open_store(dir: &Path, mode: Mode, create: bool) -> Result<Store> {
-    Ok(Store::open(&dir.join("db"), mode, create, &FIXED, &|_| {
+    let path = dir.join("db");
+    // read-only, a store of an older build lacks the newer families: open what it has
+    let on_disk = match mode {
+        Mode::ReadOnly => {
+            rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap_or_default()
+        }
+        Mode::ReadWrite => Vec::new(),
+    };
+    let fixed: Vec<&str> = FIXED
+        .iter()
+        .copied()
+        .filter(|f| mode == Mode::ReadWrite || on_disk.iter().any(|n| n == f))
+        .collect();
+    Ok(Store::open(&path, mode, create, &fixed, &|_| {
         db::plain_options()
     })?)
 }

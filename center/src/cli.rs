@@ -240,6 +240,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run => {
             let cfg = CenterConfig::load(&cli.config)?;
             let center = Arc::new(Center::open(cfg, Mode::ReadWrite)?);
+            // a store from before the projections (or one whose rebuild was cut short)
+            if center
+                .journal
+                .store
+                .get(crate::schema::INDEX, crate::index::keys::MATTERS)?
+                .is_none()
+            {
+                let n = crate::projection::replace(&center, crate::projection::rebuild(&center)?)?;
+                tracing::info!(entries = n, "projections built from the documents");
+            }
             let cancel = CancellationToken::new();
             let (server, handle) = crate::server::start(center.clone(), cancel.clone()).await?;
             let admin_task = tokio::spawn(admin::serve(center.clone(), cancel.clone()));
