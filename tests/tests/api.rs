@@ -23,24 +23,7 @@ fn city() -> City {
     let root = tempfile::tempdir().unwrap();
     let ca = Ca::new(root.path());
     let center = Center::start(root.path(), &ca);
-    let edge = Edge::office("410422", 0);
-    edge.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "A-1",
-        "--matter",
-        "1",
-        "--place",
-        "某企业",
-        "--officer",
-        "1001",
-        "--arrival",
-        "2026-11-20T09:00:00Z",
-        "--departure",
-        "2026-11-20T10:00:00Z",
-    ]);
-    edge.link(&ca, &center, "410422", "");
+    let edge = jilu_tests::api::office_with_a1(&ca, &center);
     let mut hashes = Vec::new();
     for (n, (size, activity)) in [
         (3 * MIB + 7, Some("A-1")),

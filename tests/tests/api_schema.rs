@@ -7,31 +7,14 @@
 
 use jilu_tests::api::{add_user, token};
 use jilu_tests::cluster::{Ca, Center};
-use jilu_tests::{random_file, Edge};
+use jilu_tests::random_file;
 
 #[test]
 fn schemathesis_finds_the_server_as_documented() {
     let root = tempfile::tempdir().unwrap();
     let ca = Ca::new(root.path());
     let center = Center::start(root.path(), &ca);
-    let edge = Edge::office("410422", 0);
-    edge.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "A-1",
-        "--matter",
-        "1",
-        "--place",
-        "某企业",
-        "--officer",
-        "1001",
-        "--arrival",
-        "2026-11-20T09:00:00Z",
-        "--departure",
-        "2026-11-20T10:00:00Z",
-    ]);
-    edge.link(&ca, &center, "410422", "");
+    let edge = jilu_tests::api::office_with_a1(&ca, &center);
     let f = random_file(edge.tmp.path(), "a.bin", 50_000, 4);
     edge.ok(&[
         "ingest",

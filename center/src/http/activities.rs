@@ -3,19 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{Path, Query};
 use axum::Json;
 use jilu_common::access::{Op, Principal, Role, Verdict};
 use jilu_common::compliance::Finding;
 use jilu_store::journal::now_ms;
 use serde_json::{json, Value};
 
-use super::auth::{request_line, run};
+use super::auth::Call;
 use super::error::ApiError;
 use super::records::{hex32, scoped, Params};
 use super::visibility::Seer;
-use super::Api;
 use crate::center::Center;
 use crate::index::keys::{self, Key};
 use crate::index::query::{self, Range};
@@ -90,18 +88,12 @@ fn list(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
 }
 
 pub async fn activities(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
-        list(c, who, &Params::new(q, &ACTIVITY_PARAMS)?)
-    })
-    .await
-    .map(Json)
+    call.run(move |c, who| list(c, who, &Params::new(q, &ACTIVITY_PARAMS)?))
+        .await
+        .map(Json)
 }
 
 /// An activity the caller may see, or the 404 that hides it.
@@ -154,18 +146,12 @@ fn one(c: &Center, who: &Principal, county: &str, id: &str) -> Result<Value, Api
 }
 
 pub async fn activity(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Path((county, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
-        one(c, who, &county, &id)
-    })
-    .await
-    .map(Json)
+    call.run(move |c, who| one(c, who, &county, &id))
+        .await
+        .map(Json)
 }
 
 const FINDING_PARAMS: [&str; 3] = ["county", "limit", "cursor"];
@@ -270,16 +256,10 @@ fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiEr
 }
 
 pub async fn findings(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
-        list_findings(c, who, &Params::new(q, &FINDING_PARAMS)?)
-    })
-    .await
-    .map(Json)
+    call.run(move |c, who| list_findings(c, who, &Params::new(q, &FINDING_PARAMS)?))
+        .await
+        .map(Json)
 }

@@ -93,3 +93,49 @@ pub fn request_line(method: &axum::http::Method, uri: &axum::http::Uri) -> Strin
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     )
 }
+
+/// What a handler needs to run a request for its caller: the API, the headers
+/// (the token) and the request line (for the audit log).
+pub struct Call {
+    api: Api,
+    headers: HeaderMap,
+    request: String,
+}
+
+impl axum::extract::FromRequestParts<Api> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        api: &Api,
+    ) -> Result<Call, Self::Rejection> {
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|o| o.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
+        Ok(Call {
+            api: api.clone(),
+            headers: parts.headers.clone(),
+            request: request_line(&parts.method, &uri),
+        })
+    }
+}
+
+impl Call {
+    /// A request header as text.
+    pub fn header(&self, name: axum::http::HeaderName) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// [`run`] for this request.
+    pub async fn run<T: Send + 'static>(
+        self,
+        f: impl FnOnce(&Center, &Principal) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        run(&self.api, &self.headers, self.request, f).await
+    }
+}

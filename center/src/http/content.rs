@@ -7,8 +7,8 @@
 use std::io::SeekFrom;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use jilu_common::access::{Op, Verdict};
 use jilu_common::audit::Action;
@@ -16,11 +16,10 @@ use jilu_common::media::MediaKind;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::auth::{request_line, run};
+use super::auth::Call;
 use super::error::ApiError;
 use super::records::hex32;
 use super::visibility::Seer;
-use super::Api;
 
 /// The bytes asked for, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,19 +82,9 @@ fn mime(kind: MediaKind, container: &str) -> &'static str {
     }
 }
 
-pub async fn content(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
-    Path(hash): Path<String>,
-) -> Result<Response, ApiError> {
-    let request = request_line(&method, &uri);
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let (path, size, span, kind) = run(&api, &headers, request, move |c, who| {
+pub async fn content(call: Call, Path(hash): Path<String>) -> Result<Response, ApiError> {
+    let range = call.header(header::RANGE);
+    let (path, size, span, kind) = call.run(move |c, who| {
         let h = hex32(&hash.to_lowercase()).ok_or_else(|| {
             ApiError::bad_request(format!("{hash:?} is not an item hash (64 hex digits)"))
         })?;

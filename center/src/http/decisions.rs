@@ -5,7 +5,6 @@
 //! document and reaches the county's edge at its next sync. Also `POST /login`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
 use axum::Json;
 use jilu_common::access::{decide, Class, Op, Principal, Verdict};
 use jilu_common::audit::Action;
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::activities::visible_activity;
-use super::auth::{request_line, run};
+use super::auth::Call;
 use super::error::ApiError;
 use super::visibility::Seer;
 use super::Api;
@@ -57,15 +56,11 @@ struct InterruptionDecision {
 }
 
 pub async fn interruption(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Path((county, id, interruption)): Path<(String, String, String)>,
     text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
+    call.run(move |c, who| {
         let d: InterruptionDecision = body(&text)?;
         allowed(c, who, &county, &id, Op::DecideInterruption)?;
         let a = c
@@ -84,15 +79,11 @@ struct HoldRequest {
 }
 
 pub async fn hold(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Path((county, id)): Path<(String, String)>,
     text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
+    call.run(move |c, who| {
         let h: HoldRequest = body(&text)?;
         if h.reason.trim().is_empty() {
             return Err(ApiError::bad_request("a hold needs a reason"));
@@ -114,15 +105,11 @@ struct ClassRequest {
 }
 
 pub async fn classification(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Path((county, id)): Path<(String, String)>,
     text: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
+    call.run(move |c, who| {
         let r: ClassRequest = body(&text)?;
         let class: Class = r.class.parse().map_err(ApiError::bad_request)?;
         allowed(c, who, &county, &id, Op::SetClassification)?;
@@ -155,15 +142,8 @@ fn may_grant(who: &Principal) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn grant(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
-    text: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
+pub async fn grant(call: Call, text: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
         may_grant(who)?;
         let g: GrantRequest = body(&text)?;
         let grant = Grants(c)
@@ -175,14 +155,8 @@ pub async fn grant(
     .map(Json)
 }
 
-pub async fn grants(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
+pub async fn grants(call: Call) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
         may_grant(who)?;
         Ok(json!({ "grants": Grants(c).list()? }))
     })

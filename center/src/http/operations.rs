@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::Query;
 use axum::Json;
 use jilu_common::access::{decide, Op, Principal, Verdict};
 use jilu_common::audit::Entry;
@@ -14,11 +13,10 @@ use jilu_store::journal::now_ms;
 use rocksdb::{Direction, IteratorMode};
 use serde_json::{json, Value};
 
-use super::auth::{request_line, run};
+use super::auth::Call;
 use super::error::ApiError;
 use super::records::{hex32, Params};
 use super::visibility::Seer;
-use super::Api;
 use crate::center::Center;
 use crate::index::keys::{self, Key};
 use crate::index::query::{self, Range};
@@ -67,18 +65,12 @@ fn list_devices(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiErr
 }
 
 pub async fn devices(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
-        list_devices(c, who, &Params::new(q, &["county", "limit", "cursor"])?)
-    })
-    .await
-    .map(Json)
+    call.run(move |c, who| list_devices(c, who, &Params::new(q, &["county", "limit", "cursor"])?))
+        .await
+        .map(Json)
 }
 
 fn list_edges(c: &Center, who: &Principal) -> Result<Value, ApiError> {
@@ -99,14 +91,8 @@ fn list_edges(c: &Center, who: &Principal) -> Result<Value, ApiError> {
     Ok(json!({ "edges": edges }))
 }
 
-pub async fn edges(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, list_edges).await.map(Json)
+pub async fn edges(call: Call) -> Result<Json<Value>, ApiError> {
+    call.run(list_edges).await.map(Json)
 }
 
 /// Whether the auditor may see an entry about `subject`.
@@ -176,14 +162,10 @@ fn list_audit(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError
 }
 
 pub async fn audit(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
+    call.run(move |c, who| {
         list_audit(
             c,
             who,

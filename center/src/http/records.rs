@@ -3,17 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{Path, Query};
 use axum::Json;
 use jilu_common::access::{Op, Principal, Role, Verdict};
 use jilu_common::time::Millis;
 use serde_json::{json, Value};
 
-use super::auth::{request_line, run};
+use super::auth::Call;
 use super::error::ApiError;
 use super::visibility::Seer;
-use super::Api;
 use crate::center::Center;
 use crate::index::keys::{self, Key};
 use crate::index::query::{self, Range};
@@ -233,18 +231,12 @@ fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError
 }
 
 pub async fn items(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
+    call: Call,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
-        list_items(c, who, &Params::new(q, &ITEM_PARAMS)?)
-    })
-    .await
-    .map(Json)
+    call.run(move |c, who| list_items(c, who, &Params::new(q, &ITEM_PARAMS)?))
+        .await
+        .map(Json)
 }
 
 fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiError> {
@@ -276,17 +268,8 @@ fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiError> 
     }))
 }
 
-pub async fn item(
-    State(api): State<Api>,
-    method: Method,
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-    headers: HeaderMap,
-    Path(hash): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let request = request_line(&method, &uri);
-    run(&api, &headers, request, move |c, who| {
-        one_item(c, who, &hash)
-    })
-    .await
-    .map(Json)
+pub async fn item(call: Call, Path(hash): Path<String>) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| one_item(c, who, &hash))
+        .await
+        .map(Json)
 }
