@@ -135,3 +135,48 @@ pub fn router(api: Api) -> Router {
         ))
         .with_state(api)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(listen: &str, tls: bool) -> HttpConfig {
+        HttpConfig {
+            listen: listen.parse().unwrap(),
+            cert: tls.then(|| "c.pem".into()),
+            key: tls.then(|| "k.pem".into()),
+        }
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let base = Path::new("/etc/jilu");
+        assert!(http("127.0.0.1:8080", false).resolve(base).is_ok());
+        assert!(http("[::1]:8080", false).resolve(base).is_ok());
+        let err = http("0.0.0.0:8080", false).resolve(base).unwrap_err();
+        assert!(
+            err.contains("plain HTTP is allowed only on loopback"),
+            "{err}"
+        );
+        assert!(http("10.1.0.5:8443", false).resolve(base).is_err());
+        let mut ok = http("0.0.0.0:8443", true);
+        assert!(ok.resolve(base).is_ok());
+        assert_eq!(ok.cert.as_deref(), Some(Path::new("/etc/jilu/c.pem")));
+        let mut half = http("0.0.0.0:8443", true);
+        half.key = None;
+        assert!(half
+            .resolve(base)
+            .unwrap_err()
+            .contains("cert and key go together"));
+    }
+
+    #[test]
+    fn the_example_config_reads() {
+        let tmp = std::env::temp_dir().join(format!("jilu-example-{}.toml", std::process::id()));
+        std::fs::write(&tmp, crate::config::CenterConfig::example()).unwrap();
+        let cfg = crate::config::CenterConfig::load(&tmp).unwrap();
+        let _ = std::fs::remove_file(&tmp);
+        assert!(cfg.http.is_some());
+        assert_eq!(cfg.accounts.hash_passes, 2);
+    }
+}
