@@ -37,6 +37,8 @@ pub enum Decision {
     },
     /// a preservation copy was written: record it in the items' custody
     Export { copy: crate::export::Copy },
+    /// `center user ...` / `center grant ...`
+    Account(crate::accounts_cli::AccountOp),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +85,7 @@ pub fn apply(center: &Center, d: &Decision) -> Result<String> {
             Ok(format!("hold set on {activity}: {reason}"))
         }
         Decision::Export { copy } => crate::export::record(center, copy),
+        Decision::Account(op) => crate::accounts_cli::apply(center, op),
     }
 }
 

@@ -26,11 +26,8 @@ use serde_json::json;
 use crate::blobs::Blobs;
 use crate::config::CenterConfig;
 
-pub const ITEMS: &str = "items";
-pub const PARTIAL: &str = "partial";
-pub const PEERS: &str = "peers";
-pub const SYNCSTATE: &str = "syncstate";
-const FIXED: [&str; 4] = [ITEMS, PARTIAL, PEERS, SYNCSTATE];
+pub use crate::schema::{ITEMS, PARTIAL, PEERS, SYNCSTATE};
+const FIXED: [&str; 8] = crate::schema::FAMILIES;
 
 /// An item as the center holds it: the edge's record, who sent it, when verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,7 +116,20 @@ impl std::fmt::Debug for Center {
 }
 
 fn open_store(dir: &Path, mode: Mode, create: bool) -> Result<Store> {
-    Ok(Store::open(&dir.join("db"), mode, create, &FIXED, &|_| {
+    let path = dir.join("db");
+    // read-only, a store of an older build lacks the newer families: open what it has
+    let on_disk = match mode {
+        Mode::ReadOnly => {
+            rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap_or_default()
+        }
+        Mode::ReadWrite => Vec::new(),
+    };
+    let fixed: Vec<&str> = FIXED
+        .iter()
+        .copied()
+        .filter(|f| mode == Mode::ReadWrite || on_disk.iter().any(|n| n == f))
+        .collect();
+    Ok(Store::open(&path, mode, create, &fixed, &|_| {
         db::plain_options()
     })?)
 }
@@ -148,6 +158,12 @@ impl Center {
             let mut catalogue = jilu_common::matter::seed_catalogue()?;
             let mut tx = center.journal.begin();
             tx.put_doc(jilu_common::matter::CATALOGUE, &mut catalogue)?;
+            crate::projection::on_doc(
+                &center,
+                &mut tx,
+                jilu_common::matter::CATALOGUE,
+                &catalogue,
+            )?;
             tx.audit(
                 "jilu",
                 Action::NodeInitialised,
@@ -246,6 +262,7 @@ impl Center {
         let mut tx = self.journal.begin();
         if merged > 0 {
             tx.put_doc(name, &mut doc)?;
+            crate::projection::on_doc(self, &mut tx, name, &doc)?;
             tx.audit(
                 &peer.node,
                 Action::DocumentMerged,
@@ -351,6 +368,7 @@ impl Center {
         };
         let mut tx = self.journal.begin();
         tx.put(ITEMS, &r.hash, &serde_json::to_vec(&record)?)?;
+        crate::projection::on_item(self, &mut tx, &record)?;
         tx.delete(PARTIAL, &r.hash)?;
         tx.audit(
             &peer.node,
@@ -400,7 +418,7 @@ impl Center {
 
     // ----- decisions taken at the center -----
 
-    fn edit_activity(
+    pub(crate) fn edit_activity(
         &self,
         actor: &str,
         name: &str,
@@ -417,6 +435,7 @@ impl Center {
         doc::put(&mut d, &["activity"], &a)?;
         let mut tx = self.journal.begin();
         tx.put_doc(name, &mut d)?;
+        crate::projection::on_doc(self, &mut tx, name, &d)?;
         tx.audit(actor, action, Subject::Doc(name.to_string()), detail, &[])?;
         tx.commit()?;
         Ok(a)

@@ -107,6 +107,30 @@ pub enum Command {
         #[arg(long)]
         county: Option<String>,
     },
+    /// The API's accounts and bearer tokens.
+    User {
+        #[command(subcommand)]
+        op: crate::accounts_cli::UserCommand,
+    },
+    /// Grant USER access to a classified activity or item (art. 14), or end a grant.
+    Grant {
+        user: String,
+        /// activity:COUNTY/ID or item:HASH (a grant on an activity covers its items)
+        target: String,
+        /// How many days the grant lasts.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Every grant, live or ended.
+    Grants,
+    /// Rebuild the projections (lists, findings) from the documents and items
+    /// (center stopped); --check only compares them with the stored ones.
+    Reindex {
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -166,14 +190,82 @@ async fn send_or_apply(cfg: CenterConfig, d: Decision) -> Result<String> {
     }
 }
 
+async fn account(cli: &Cli, op: crate::accounts_cli::AccountOp) -> Result<ExitCode> {
+    let message = send_or_apply(CenterConfig::load(&cli.config)?, Decision::Account(op)).await?;
+    if !message.is_empty() {
+        println!("{message}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
+        Command::User { op } => {
+            let op = crate::accounts_cli::account_op(&cli.actor, op)?;
+            return account(&cli, op).await;
+        }
+        Command::Grant {
+            user,
+            target,
+            days,
+            revoke,
+        } => {
+            let op = crate::accounts_cli::AccountOp::Grant {
+                by: cli.actor.clone(),
+                user: user.clone(),
+                target: target.clone(),
+                days: *days,
+                revoke: *revoke,
+            };
+            return account(&cli, op).await;
+        }
+        Command::Grants => return account(&cli, crate::accounts_cli::AccountOp::Grants).await,
+        Command::Reindex { check } => {
+            let cfg = CenterConfig::load(&cli.config)?;
+            let mode = if *check {
+                Mode::ReadOnly
+            } else {
+                Mode::ReadWrite
+            };
+            let center = Center::open(cfg, mode)?;
+            let started = std::time::Instant::now();
+            let fresh = crate::projection::rebuild(&center)?;
+            if *check {
+                let stored = crate::projection::stored(&center)?;
+                let differ = fresh
+                    .iter()
+                    .filter(|(k, v)| stored.get(*k) != Some(*v))
+                    .count()
+                    + stored.keys().filter(|k| !fresh.contains_key(*k)).count();
+                if differ > 0 {
+                    println!("projections differ from the documents: {differ} of {} entries; run `center reindex`", fresh.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+                println!("projections match the documents: {} entries", fresh.len());
+            } else {
+                let n = crate::projection::replace(&center, fresh)?;
+                println!(
+                    "projections rebuilt: {n} entries in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
         Command::ExampleConfig => {
             print!("{}", CenterConfig::example());
         }
         Command::Run => {
             let cfg = CenterConfig::load(&cli.config)?;
             let center = Arc::new(Center::open(cfg, Mode::ReadWrite)?);
+            // a store from before the projections (or one whose rebuild was cut short)
+            if center
+                .journal
+                .store
+                .get(crate::schema::INDEX, crate::index::keys::MATTERS)?
+                .is_none()
+            {
+                let n = crate::projection::replace(&center, crate::projection::rebuild(&center)?)?;
+                tracing::info!(entries = n, "projections built from the documents");
+            }
             let cancel = CancellationToken::new();
             let (server, handle) = crate::server::start(center.clone(), cancel.clone()).await?;
             let admin_task = tokio::spawn(admin::serve(center.clone(), cancel.clone()));
@@ -181,6 +273,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 "center {} listening on {} (QUIC, mutual TLS)",
                 center.cfg.node, server.local_addr
             );
+            let api = match center.cfg.http.clone() {
+                Some(http) => {
+                    let api = crate::http::Api {
+                        center: center.clone(),
+                        metrics: Default::default(),
+                    };
+                    let (addr, https, task) =
+                        crate::http::listener::start(&http, api, cancel.clone()).await?;
+                    println!(
+                        "center API on {}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)",
+                        if https { "https" } else { "http" }
+                    );
+                    Some(task)
+                }
+                None => None,
+            };
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
@@ -191,6 +299,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             // shutdown with a deadline: sessions flush what they received
             let _ = tokio::time::timeout(std::time::Duration::from_secs(8), handle).await;
             let _ = admin_task.await;
+            if let Some(api) = api {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), api).await;
+            }
         }
         Command::Edges => {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;

@@ -21,6 +21,12 @@ pub struct CenterConfig {
     pub tls: TlsFiles,
     #[serde(default)]
     pub limits: Limits,
+    /// The JSON API (`[http]`); absent: no API.
+    #[serde(default)]
+    pub http: Option<crate::http::HttpConfig>,
+    /// Accounts of the API (`[accounts]`: password hashing cost, token lifetime).
+    #[serde(default)]
+    pub accounts: crate::accounts::AccountsConfig,
 }
 
 /// PEM files, as `certs issue` writes them.
@@ -92,6 +98,10 @@ impl CenterConfig {
         abs(&mut cfg.tls.key);
         abs(&mut cfg.tls.ca);
         abs(&mut cfg.tls.crl);
+        if let Some(http) = cfg.http.as_mut() {
+            http.resolve(base)
+                .map_err(|e| anyhow!("{}: [http] {e}", path.display()))?;
+        }
         Ok(cfg)
     }
 

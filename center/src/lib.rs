@@ -11,13 +11,26 @@
 //! - [`session`] — one edge's streams: control (hello, documents) and items.
 //! - [`admin`] — decisions at the bureau (approvals, holds) via a local socket.
 //! - [`cli`] — the `center` command line.
+//! - [`schema`] — the column families of the center's store.
+//! - [`projection`], [`index`] — projections of merged documents and items, kept
+//!   in the merge's own write batch, and paged queries over them.
+//! - [`accounts`], [`grants`] — the bureau's users, tokens and grants to classified records.
+//! - [`http`] — the JSON API served by `center run` (`[http]`).
 
+pub mod accounts;
+pub mod accounts_cli;
 pub mod admin;
 pub mod blobs;
 pub mod center;
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod grants;
+pub mod http;
+pub mod index;
+pub mod projection;
+pub mod schema;
 pub mod server;
 pub mod session;
 pub mod tls;

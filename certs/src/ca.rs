@@ -98,6 +98,10 @@ pub struct IssueRequest {
     /// Where to write `<node>.pem`, `<node>.key`, `ca.pem` and `crl.pem`; `None`
     /// writes nothing but the CA's own files.
     pub out: Option<PathBuf>,
+    /// Extra DNS names (subjectAltName) for a web certificate: the names a browser checks.
+    pub dns: Vec<String>,
+    /// IP addresses (subjectAltName) for a web certificate.
+    pub ips: Vec<std::net::IpAddr>,
 }
 
 /// What an issue did.
@@ -219,6 +223,8 @@ impl Ca {
             days,
             replace: false,
             out: None,
+            dns: Vec::new(),
+            ips: Vec::new(),
         })?;
         Ok(report.issued)
     }
@@ -252,7 +258,7 @@ impl Ca {
         } else {
             Vec::new()
         };
-        let (issued, record) = self.sign_node(&id, req.days, &registry, now)?;
+        let (issued, record) = self.sign_node(&id, req, &registry, now)?;
         registry.certificates.push(record.clone());
 
         let crl_pem = if replaced.is_empty() {
@@ -494,11 +500,11 @@ impl Ca {
     fn sign_node(
         &self,
         id: &Identity,
-        days: u32,
+        req: &IssueRequest,
         registry: &Registry,
         now: OffsetDateTime,
     ) -> Result<(Issued, CertRecord), CertError> {
-        let not_after = (now + Duration::days(days.into())).min(self.not_after);
+        let not_after = (now + Duration::days(req.days.into())).min(self.not_after);
         if not_after <= now {
             return Err(CertError::CaExpired {
                 not_after: format_time(self.not_after),
@@ -525,6 +531,17 @@ impl Ca {
             // The name peers put in TLS server name indication and check against.
             SanType::DnsName(Ia5String::try_from(id.node.as_str())?),
         ];
+        for name in req.dns.iter().filter(|n| **n != id.node) {
+            params.subject_alt_names.push(SanType::DnsName(
+                Ia5String::try_from(name.as_str()).map_err(|_| CertError::BadName {
+                    what: "DNS name",
+                    value: name.clone(),
+                })?,
+            ));
+        }
+        for ip in &req.ips {
+            params.subject_alt_names.push(SanType::IpAddress(*ip));
+        }
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         if id.role.client_auth() {

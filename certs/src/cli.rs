@@ -57,16 +57,25 @@ enum Command {
     /// ca.pem and crl.pem into --out. Copy that folder to the node; move the key, do not
     /// leave copies of it around.
     Issue {
-        /// The node's name: 1-64 of A-Z a-z 0-9 . _ - (peers also use it as the TLS server name).
-        #[arg(long)]
-        node: String,
-        /// The county code the node belongs to (same characters as --node).
-        #[arg(long)]
-        county: String,
+        /// The node's name: 1-64 of A-Z a-z 0-9 . _ - (peers also use it as the TLS server
+        /// name). For --role web it defaults to the first --dns name.
+        #[arg(long, required_unless_present = "dns")]
+        node: Option<String>,
+        /// The county code the node belongs to (same characters as --node). For --role
+        /// web it defaults to "city".
+        #[arg(long, required_unless_present = "dns")]
+        county: Option<String>,
         /// edge: a county office (connects to the center); center: the city center
-        /// (accepts connections); replica: the DR site (both).
-        #[arg(long, value_parser = ["edge", "center", "replica"])]
+        /// (accepts connections); replica: the DR site (both); web: the center's HTTPS
+        /// API (server only, with the --dns names and --ip addresses browsers check).
+        #[arg(long, value_parser = ["edge", "center", "replica", "web"])]
         role: String,
+        /// A DNS name the web server answers to (repeatable; --role web).
+        #[arg(long)]
+        dns: Vec<String>,
+        /// An IP address the web server answers on (repeatable; --role web).
+        #[arg(long)]
+        ip: Vec<std::net::IpAddr>,
         /// How many days the certificate is valid (never beyond the CA's own expiry).
         #[arg(long, default_value_t = DEFAULT_NODE_DAYS)]
         days: u32,
@@ -182,19 +191,41 @@ fn run(cli: &Cli) -> Result<String> {
             days,
             out: out_dir,
             replace,
+            dns,
+            ip,
         } => {
             let role: Role = role.parse()?;
+            if role != Role::Web && !(dns.is_empty() && ip.is_empty()) {
+                return Err(anyhow::anyhow!("--dns and --ip are for --role web only"));
+            }
+            if role == Role::Web && dns.is_empty() && ip.is_empty() {
+                return Err(anyhow::anyhow!(
+                    "--role web needs the names browsers check: --dns NAME and/or --ip ADDR"
+                ));
+            }
+            let node = match (node, dns.first()) {
+                (Some(n), _) => n,
+                (None, Some(d)) if role == Role::Web => d,
+                _ => return Err(anyhow::anyhow!("--node is required")),
+            };
+            let county = match county {
+                Some(c) => c.as_str(),
+                None if role == Role::Web => "city",
+                None => return Err(anyhow::anyhow!("--county is required")),
+            };
             // Names are checked before the CA is opened, so a typo gets the clearest error.
             jilu_certs::Identity::new(node, county, role)?;
             let mut ca = Ca::open(&cli.dir)?;
             let out_dir = out_dir.clone().unwrap_or_else(|| ca.node_dir(node));
             let report = ca.issue_with(&IssueRequest {
                 node: node.clone(),
-                county: county.clone(),
+                county: county.to_owned(),
                 role,
                 days: *days,
                 replace: *replace,
                 out: Some(out_dir.clone()),
+                dns: dns.clone(),
+                ips: ip.clone(),
             })?;
             let r = &report.record;
             writeln!(

@@ -19,11 +19,14 @@ pub enum Role {
     /// The disaster-recovery replica: accepts edges when the center is down (server)
     /// and mirrors from the center (client), so it needs both usages.
     Replica,
+    /// The center's HTTPS API for browsers and scripts (TLS server only; the
+    /// certificate carries the DNS names and IP addresses a browser checks).
+    Web,
 }
 
 impl Role {
     /// Every role, in the order `--help` lists them.
-    pub const ALL: [Role; 3] = [Role::Edge, Role::Center, Role::Replica];
+    pub const ALL: [Role; 4] = [Role::Edge, Role::Center, Role::Replica, Role::Web];
 
     /// The lowercase name used on the command line, in `issued.json` and in the
     /// certificate's `jilu://<role>/...` URI.
@@ -32,6 +35,7 @@ impl Role {
             Role::Edge => "edge",
             Role::Center => "center",
             Role::Replica => "replica",
+            Role::Web => "web",
         }
     }
 
@@ -42,7 +46,7 @@ impl Role {
 
     /// Whether certificates of this role carry the TLS server-authentication usage.
     pub fn server_auth(self) -> bool {
-        matches!(self, Role::Center | Role::Replica)
+        matches!(self, Role::Center | Role::Replica | Role::Web)
     }
 }
 
@@ -91,5 +95,6 @@ mod tests {
         assert!(Role::Edge.client_auth() && !Role::Edge.server_auth());
         assert!(!Role::Center.client_auth() && Role::Center.server_auth());
         assert!(Role::Replica.client_auth() && Role::Replica.server_auth());
+        assert!(!Role::Web.client_auth() && Role::Web.server_auth());
     }
 }

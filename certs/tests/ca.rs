@@ -21,6 +21,7 @@ fn expected_usages(role: Role) -> (bool, bool) {
         Role::Edge => (true, false),
         Role::Center => (false, true),
         Role::Replica => (true, true),
+        Role::Web => (false, true),
     }
 }
 use x509_parser::extensions::GeneralName;
@@ -156,6 +157,8 @@ fn private_keys_are_owner_only() {
             days: 30,
             replace: false,
             out: Some(out.clone()),
+            dns: Vec::new(),
+            ips: Vec::new(),
         })
         .unwrap();
     assert_eq!(report.files.len(), 4);
@@ -277,6 +280,8 @@ fn crl_number_increments_with_every_new_crl() {
         days: 30,
         replace: true,
         out: None,
+        dns: Vec::new(),
+        ips: Vec::new(),
     };
     f.ca.issue_with(&req).unwrap();
     assert_eq!(number(&f), 4, "--replace revokes, so the CRL changes");
@@ -426,6 +431,8 @@ fn second_live_certificate_needs_replace() {
             days: 30,
             replace: true,
             out: Some(f.tmp.path().join("out")),
+            dns: Vec::new(),
+            ips: Vec::new(),
         })
         .unwrap();
     assert_eq!(report.replaced.len(), 1);
@@ -471,6 +478,8 @@ fn failed_write_changes_nothing() {
             days: 30,
             replace: false,
             out: Some(blocker.join("sub")),
+            dns: Vec::new(),
+            ips: Vec::new(),
         })
         .unwrap_err();
     assert!(matches!(err, CertError::Io { .. }), "{err}");

@@ -51,6 +51,21 @@ pub enum Action {
     InterruptionDecided,
     HoldSet,
     ClassificationSet,
+    /// the center's HTTP API: accounts, tokens, grants and every use of them
+    UserChanged,
+    TokenIssued,
+    TokenRevoked,
+    /// a request carried a valid token (path and outcome in the detail)
+    ApiAccess,
+    /// a request carried an expired, revoked, unknown or malformed token
+    ApiRefused,
+    /// a user asked for something the role, scope or classification withholds
+    AccessDenied,
+    /// bytes of an item's footage were served (which bytes in the detail)
+    ContentServed,
+    GrantChanged,
+    /// the center's projections were rebuilt from its documents and items
+    Reindexed,
 }
 
 /// One log entry. `prev` is the hash of the previous entry's stored bytes.

@@ -32,6 +32,7 @@
 //! - [`transfer`] — the center's per-item receive state: verify, resume, complete.
 //! - [`schedule`] — upload order, bandwidth cap and reconnect backoff.
 
+pub mod access;
 pub mod activity;
 pub mod audit;
 pub mod chunk_tree;

@@ -69,11 +69,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free TCP port on loopback (bound and released; the center's API binds it next).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// A running center.
 pub struct Center {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub addr: SocketAddr,
+    /// the HTTP API (plain HTTP on loopback), see [`crate::api`]
+    pub http: SocketAddr,
     pub name: String,
     child: Option<Child>,
 }
@@ -90,11 +101,14 @@ impl Center {
         }
         std::fs::copy(ca.crl(), dir.join("certs/crl.pem")).expect("copy crl");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let http: SocketAddr = format!("127.0.0.1:{}", free_tcp_port())
+            .parse()
+            .expect("addr");
         let config = dir.join("center.toml");
         std::fs::write(
             &config,
             format!(
-                "node = \"{name}\"\nlisten = \"{addr}\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/center-city.pem\"\nkey = \"certs/center-city.key\"\nca = \"certs/ca.pem\"\ncrl = \"certs/crl.pem\"\ncrl_reload_secs = 1\n"
+                "node = \"{name}\"\nlisten = \"{addr}\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/center-city.pem\"\nkey = \"certs/center-city.key\"\nca = \"certs/ca.pem\"\ncrl = \"certs/crl.pem\"\ncrl_reload_secs = 1\n[http]\nlisten = \"{http}\"\n[accounts]\nhash_memory_kib = 8\nhash_passes = 1\n"
             ),
         )
         .expect("write config");
@@ -102,6 +116,7 @@ impl Center {
             dir,
             config,
             addr,
+            http,
             name,
             child: None,
         };
@@ -135,6 +150,11 @@ impl Center {
             .expect("the center did not start");
         assert!(line.contains("listening on"), "{line}");
         self.child = Some(child);
+    }
+
+    /// The running center's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// `kill -9`.

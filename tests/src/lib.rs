@@ -262,6 +262,7 @@ pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value>
     values.iter().find(|v| v[key].as_str() == Some(want))
 }
 
+pub mod api;
 pub mod bench;
 pub mod cluster;
 pub mod doc_fixture;

@@ -1,0 +1,204 @@
+//! Decisions through the API: approve or return an interruption record (art. 12,
+//! the head), set a hold (art. 16) or a classification (art. 14, a supervisor),
+//! and grants to classified records. Each goes through the same [`Center`]
+//! methods as `center approve` / `center hold`, so it lands in the merged
+//! document and reaches the county's edge at its next sync. Also `POST /login`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use jilu_common::access::{decide, Class, Op, Principal, Verdict};
+use jilu_common::audit::Action;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::activities::visible_activity;
+use super::auth::Call;
+use super::error::ApiError;
+use super::visibility::Seer;
+use super::Api;
+use crate::accounts::Accounts;
+use crate::center::Center;
+use crate::grants::Grants;
+
+/// Checks that `who` sees the activity and may do `op` to it.
+fn allowed(c: &Center, who: &Principal, county: &str, id: &str, op: Op) -> Result<(), ApiError> {
+    let mut seer = Seer::new(c, who);
+    let row = visible_activity(&mut seer, county, id)?;
+    match seer.activity(op, &row)? {
+        Verdict::Allow => Ok(()),
+        Verdict::Hidden => Err(ApiError::hidden("such activity")),
+        Verdict::Forbidden => Err(ApiError::forbidden(&format!(
+            "role {} may not {}",
+            who.role,
+            match op {
+                Op::DecideInterruption => "decide interruptions (the head does)",
+                Op::SetHold => "set holds (a supervisor does)",
+                _ => "set classifications (a supervisor does)",
+            }
+        ))),
+    }
+}
+
+fn rejected(e: anyhow::Error) -> ApiError {
+    ApiError::new(422, "rejected", &format!("{e:#}"))
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterruptionDecision {
+    approve: bool,
+    note: Option<String>,
+}
+
+pub async fn interruption(
+    call: Call,
+    Path((county, id, interruption)): Path<(String, String, String)>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        let d: InterruptionDecision = body(&text)?;
+        allowed(c, who, &county, &id, Op::DecideInterruption)?;
+        let a = c
+            .decide_interruption(&who.name, &county, &id, &interruption, d.approve, d.note)
+            .map_err(rejected)?;
+        Ok(json!({"activity": a}))
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldRequest {
+    reason: String,
+}
+
+pub async fn hold(
+    call: Call,
+    Path((county, id)): Path<(String, String)>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        let h: HoldRequest = body(&text)?;
+        if h.reason.trim().is_empty() {
+            return Err(ApiError::bad_request("a hold needs a reason"));
+        }
+        allowed(c, who, &county, &id, Op::SetHold)?;
+        let a = c
+            .set_hold(&who.name, &county, &id, &h.reason)
+            .map_err(rejected)?;
+        Ok(json!({"activity": a}))
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassRequest {
+    class: String,
+}
+
+pub async fn classification(
+    call: Call,
+    Path((county, id)): Path<(String, String)>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        let r: ClassRequest = body(&text)?;
+        let class: Class = r.class.parse().map_err(ApiError::bad_request)?;
+        allowed(c, who, &county, &id, Op::SetClassification)?;
+        let a = c
+            .set_classification(&who.name, &county, &id, class)
+            .map_err(rejected)?;
+        Ok(json!({"activity": a}))
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantRequest {
+    user: String,
+    target: String,
+    #[serde(default)]
+    days: Option<u32>,
+    #[serde(default)]
+    revoke: bool,
+}
+
+fn may_grant(who: &Principal) -> Result<(), ApiError> {
+    if decide(who, Op::Grant, None) != Verdict::Allow {
+        return Err(ApiError::forbidden(
+            "only a supervisor grants access to classified records",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn grant(call: Call, text: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        may_grant(who)?;
+        let g: GrantRequest = body(&text)?;
+        let grant = Grants(c)
+            .set(&who.name, &g.user, &g.target, g.days.unwrap_or(7), g.revoke)
+            .map_err(rejected)?;
+        Ok(json!({ "grant": grant }))
+    })
+    .await
+    .map(Json)
+}
+
+pub async fn grants(call: Call) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        may_grant(who)?;
+        Ok(json!({ "grants": Grants(c).list()? }))
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+/// `POST /api/v1/login`: a password for a token valid one day.
+pub async fn login(
+    State(api): State<Api>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let l: Login = body(&text)?;
+    let c = api.center.clone();
+    let metrics = api.metrics.clone();
+    tokio::task::spawn_blocking(move || match Accounts(&c).login(&l.name, &l.password)? {
+        Some((token, rec)) => Ok(Json(json!({"token": token, "expires_at": rec.expires_at}))),
+        None => {
+            metrics.refused();
+            let mut tx = c.journal.begin();
+            tx.audit(
+                "anonymous",
+                Action::ApiRefused,
+                format!("user:{}", l.name),
+                json!({"reason": "login_failed"}),
+                &[],
+            )?;
+            tx.commit()?;
+            Err(ApiError::new(
+                401,
+                "login_failed",
+                "wrong name or password, or the account is disabled",
+            ))
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+}

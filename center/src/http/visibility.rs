@@ -1,0 +1,102 @@
+//! Asks [`jilu_common::access::decide`] about one record: an activity (its
+//! class, county, officers) or an item (its activity's class, its officer), with
+//! the user's grants looked up only when the class needs one.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use jilu_common::access::{decide, Class, Op, Principal, Target, Verdict};
+use jilu_common::item::Item;
+
+use crate::center::Center;
+use crate::grants::{activity_target, item_target, Grants};
+use crate::index::keys;
+use crate::index::ActivityRow;
+
+/// Decisions for one request, with the activity rows it read.
+pub struct Seer<'a> {
+    pub center: &'a Center,
+    pub who: &'a Principal,
+    rows: HashMap<(String, String), Option<ActivityRow>>,
+}
+
+impl<'a> Seer<'a> {
+    pub fn new(center: &'a Center, who: &'a Principal) -> Seer<'a> {
+        Seer {
+            center,
+            who,
+            rows: HashMap::new(),
+        }
+    }
+
+    pub fn activity_row(&mut self, county: &str, id: &str) -> Result<Option<ActivityRow>> {
+        let key = (county.to_string(), id.to_string());
+        if let Some(r) = self.rows.get(&key) {
+            return Ok(r.clone());
+        }
+        let row: Option<ActivityRow> = self
+            .center
+            .journal
+            .store
+            .get_record(crate::schema::INDEX, &keys::activity_row(county, id))?;
+        self.rows.insert(key, row.clone());
+        Ok(row)
+    }
+
+    fn granted(&self, targets: &[&str]) -> Result<bool> {
+        Grants(self.center).holds(&self.who.name, targets)
+    }
+
+    pub fn activity(&mut self, op: Op, row: &ActivityRow) -> Result<Verdict> {
+        let granted = row.class > Class::Ordinary
+            && self.granted(&[&activity_target(&row.county, &row.activity.id)])?;
+        Ok(decide(
+            self.who,
+            op,
+            Some(&Target {
+                county: &row.county,
+                officers: &row.activity.officers,
+                class: row.class,
+                granted,
+            }),
+        ))
+    }
+
+    /// The class an item has: its activity's (ordinary when unlinked).
+    pub fn item_class(&mut self, item: &Item) -> Result<Class> {
+        Ok(match &item.activity {
+            Some(a) => self
+                .activity_row(&item.county, a)?
+                .map(|r| r.class)
+                .unwrap_or_default(),
+            None => Class::Ordinary,
+        })
+    }
+
+    pub fn item(&mut self, op: Op, item: &Item) -> Result<Verdict> {
+        let class = self.item_class(item)?;
+        let granted = if class > Class::Ordinary
+            || (op == Op::ReadContent && self.who.role == jilu_common::access::Role::Auditor)
+        {
+            let mut targets = vec![item_target(&item.hash)];
+            if let Some(a) = &item.activity {
+                targets.push(activity_target(&item.county, a));
+            }
+            let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
+            self.granted(&refs)?
+        } else {
+            false
+        };
+        let officers = [item.officer.clone()];
+        Ok(decide(
+            self.who,
+            op,
+            Some(&Target {
+                county: &item.county,
+                officers: &officers,
+                class,
+                granted,
+            }),
+        ))
+    }
+}
