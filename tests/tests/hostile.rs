@@ -1,0 +1,301 @@
+#![allow(clippy::unwrap_used)]
+//! The center against a hostile county node: a client with a valid edge
+//! certificate of its own county ([`jilu_tests::hostile::Peer`]) that speaks Jilu's
+//! codec over mTLS QUIC and sends what a compromised or broken node might. After
+//! every case ([`City::after`]): the center is up, its memory and disk stay
+//! bounded, nothing the case sent is stored, listed or recorded as custody, the
+//! log has no line over 4 KiB and no forged line, and a legitimate edge of another
+//! county still syncs promptly and its items verify.
+
+use std::time::{Duration, Instant};
+
+use jilu_common::wire::{Request, Response};
+use jilu_tests::cluster::{Ca, Center};
+use jilu_tests::hostile::{self, offer_of, template_item, Peer};
+use jilu_tests::{random_file, Edge};
+use serde_json::Value;
+
+const OWNER: &str = "410101";
+const HOSTILE: &str = "410199";
+const HNODE: &str = "edge-hostile";
+
+/// A center, a legitimate edge of county `OWNER` and a hostile node's certificate.
+struct City {
+    root: tempfile::TempDir,
+    _ca: Ca,
+    center: Center,
+    owner: Edge,
+    certs: std::path::PathBuf,
+    rt: tokio::runtime::Runtime,
+    seed: u64,
+}
+
+fn office(county: &str) -> Edge {
+    let e = Edge::office(county, 0);
+    e.ok(&[
+        "activity",
+        "new",
+        "--id",
+        "A-1",
+        "--matter",
+        "1",
+        "--place",
+        "某企业",
+        "--officer",
+        "1001",
+        "--arrival",
+        "2026-11-20T09:00:00Z",
+        "--departure",
+        "2026-11-20T10:00:00Z",
+    ]);
+    e
+}
+
+impl City {
+    fn new(limits: &str) -> City {
+        let root = tempfile::tempdir().unwrap();
+        let ca = Ca::new(root.path());
+        let center = Center::start_with(root.path(), &ca, limits, true);
+        let owner = office(OWNER);
+        owner.link(&ca, &center, OWNER, "");
+        let certs = hostile::issue(&ca, HNODE, HOSTILE);
+        City {
+            root,
+            _ca: ca,
+            center,
+            owner,
+            certs,
+            rt: hostile::runtime(),
+            seed: 100,
+        }
+    }
+
+    fn peer(&self) -> Peer {
+        self.rt
+            .block_on(Peer::to(&self.center, &self.certs, HNODE, HOSTILE))
+            .unwrap()
+    }
+
+    /// Ingests `len` fresh random bytes at the owner's edge; returns their hash.
+    fn ingest(&mut self, len: usize) -> String {
+        self.seed += 1;
+        let f = random_file(
+            self.owner.tmp.path(),
+            &format!("f{}.bin", self.seed),
+            len,
+            self.seed,
+        );
+        self.owner
+            .ok(&["ingest", f.to_str().unwrap(), "--device", "cam-01"]);
+        jilu_tests::b3_file(&f)
+    }
+
+    fn random(&mut self, len: usize) -> Vec<u8> {
+        self.seed += 1;
+        let f = random_file(self.root.path(), "h.bin", len, self.seed);
+        std::fs::read(f).unwrap()
+    }
+
+    fn items(&self) -> Vec<Value> {
+        self.center.verified_items()
+    }
+
+    fn item(&self, hash: &str) -> Option<Value> {
+        self.items().into_iter().find(|i| i["item"]["hash"] == hash)
+    }
+
+    /// The checks every case ends with.
+    fn after(&mut self, forged: &[&str]) {
+        assert!(self.center.is_running(), "the center is down");
+        let rss = hostile::rss_kib(self.center.pid().unwrap()).unwrap_or(0);
+        assert!(rss < 512 * 1024, "the center uses {rss} KiB");
+        let disk = hostile::disk_bytes(&self.center.dir.join("data"));
+        assert!(disk < 256 << 20, "the center's data holds {disk} bytes");
+        let log = hostile::read_log(self.center.log.as_ref().unwrap());
+        assert!(
+            log.longest <= 4096,
+            "a log line of {} bytes ({} bytes of log)",
+            log.longest,
+            log.bytes
+        );
+        for line in &log.lines {
+            for f in forged {
+                assert!(!line.starts_with(f), "a forged log line: {line}");
+            }
+            assert!(!line.contains('\0'), "a NUL byte in the log: {line:?}");
+        }
+        // a legitimate edge of another county syncs promptly and its item verifies
+        let hash = self.ingest(100_000);
+        let started = Instant::now();
+        let report = self.owner.sync_once();
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(10),
+            "the owner's sync took {took:?}"
+        );
+        assert!(report["items_verified"].as_u64() >= Some(1), "{report}");
+        let item = self.item(&hash).expect("the owner's item is verified");
+        assert_eq!(item["origin"], format!("edge-{OWNER}"));
+        let audit = self.center.run(&["audit-verify"]);
+        assert!(audit.status.success(), "{}", jilu_tests::text(&audit));
+    }
+
+    /// Custody entries the center holds about `hash` that name the hostile node.
+    fn hostile_custody(&self) -> Vec<String> {
+        // `items` lists holders; the audit log is checked for entries by the node
+        self.items()
+            .iter()
+            .filter(|i| {
+                i["holders"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().any(|n| n == HNODE))
+            })
+            .map(|i| i["item"]["hash"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Case 1: a node of another county offers a hash `center items` lists, with
+/// `cvs = [hash]` and a wrong size (and then the right size), without a byte of
+/// the item. It must not be answered `Verified` or recorded as a holder.
+#[test]
+fn case1_custody_is_never_claimed_from_a_hash_alone() {
+    let mut city = City::new("");
+    let hash = city.ingest(40_044);
+    city.owner.sync_once();
+    assert!(city.item(&hash).is_some());
+    let peer = city.peer();
+    let raw: [u8; 32] = blake3::Hash::from_hex(&hash).unwrap().into();
+    for size in [5u64, 40_044] {
+        let offer = jilu_common::wire::Offer {
+            hash: raw,
+            size,
+            cvs: vec![raw],
+            item: hostile::item_like(&template_item(), &hash, size, HNODE, HOSTILE),
+        };
+        let answer = city.rt.block_on(async {
+            let _control = peer.hello().await.unwrap();
+            let (_s, first) = peer.offer(&offer, Duration::from_secs(5)).await.unwrap();
+            first
+        });
+        assert!(
+            !matches!(answer, Some(Response::Verified { .. })),
+            "size {size}: a node that sent no byte was told the item is verified"
+        );
+        assert!(
+            city.hostile_custody().is_empty(),
+            "size {size}: the hostile node is recorded as a holder"
+        );
+    }
+    peer.close();
+    city.after(&[]);
+}
+
+/// Case 2: a node takes the receive lock of a hash another county ingested but
+/// has not uploaded yet, and keeps its stream open. The owner's upload must not
+/// wait for it.
+#[test]
+fn case2_no_node_delays_another_countys_upload() {
+    let mut city = City::new("");
+    let hash = city.ingest(40_044);
+    let raw: [u8; 32] = blake3::Hash::from_hex(&hash).unwrap().into();
+    let peer = city.peer();
+    let offer = jilu_common::wire::Offer {
+        hash: raw,
+        size: 40_044,
+        cvs: vec![raw],
+        item: hostile::item_like(&template_item(), &hash, 40_044, HNODE, HOSTILE),
+    };
+    let (_control, _held, first) = city.rt.block_on(async {
+        let control = peer.hello().await.unwrap();
+        let (s, first) = peer.offer(&offer, Duration::from_secs(5)).await.unwrap();
+        (control, s, first)
+    });
+    eprintln!("the hostile offer was answered {first:?}; its stream stays open");
+    let started = Instant::now();
+    let report = city.owner.sync_once();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the owner's sync took {took:?} behind another county's open offer"
+    );
+    assert_eq!(report["items_verified"], 1, "{report}");
+    let item = city.item(&hash).unwrap();
+    assert_eq!(item["origin"], format!("edge-{OWNER}"));
+    assert!(city.hostile_custody().is_empty());
+    peer.close();
+    city.after(&[]);
+}
+
+/// Case 3: item streams on a connection whose Hello was never sent, was refused
+/// for its version, or whose control stream died on a malformed frame.
+#[test]
+fn case3_no_item_stream_before_an_accepted_hello() {
+    let mut city = City::new("");
+    for variant in ["no hello", "wrong version", "malformed control frame"] {
+        let data = city.random(300_000);
+        let offer = offer_of(&data, &template_item(), HNODE, HOSTILE);
+        let peer = city.peer();
+        let answer = city.rt.block_on(async {
+            let mut control = peer.open().await.unwrap();
+            match variant {
+                "no hello" => {}
+                "wrong version" => {
+                    control
+                        .send(&Request::Hello {
+                            version: 999,
+                            software: "x".into(),
+                        })
+                        .await
+                        .unwrap();
+                }
+                _ => {
+                    control
+                        .raw(&[0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+                        .await
+                        .unwrap();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let answer = peer.upload(&offer, &data, Duration::from_secs(5)).await;
+            (control, answer)
+        });
+        let hash = blake3::Hash::from_bytes(offer.hash).to_hex().to_string();
+        assert!(
+            !matches!(answer.1, Ok(Some(Response::Verified { .. }))),
+            "{variant}: an upload without an accepted Hello was verified"
+        );
+        assert!(city.item(&hash).is_none(), "{variant}: the item is listed");
+        peer.close();
+    }
+    city.after(&[]);
+}
+
+/// Case 6: a county writes its own activity document with an `activity` record of
+/// the wrong shape. It is refused with the reason, nothing is stored, and the
+/// bureau's `center activities` still lists every other county's activities.
+#[test]
+fn case6_a_malformed_document_is_refused_and_reads_stay_robust() {
+    let mut city = City::new("");
+    city.owner.sync_once();
+    let peer = city.peer();
+    let name = format!("activity/{HOSTILE}/X-1");
+    let refusal = city.rt.block_on(async {
+        let mut control = peer.hello().await.unwrap();
+        let mut d = jilu_common::doc::new_document(jilu_common::doc::actor_for(HNODE)).unwrap();
+        jilu_common::doc::put(&mut d, &["activity"], &serde_json::json!({"id": 5})).unwrap();
+        Peer::push_doc(&mut control, &name, &mut d).await.unwrap()
+    });
+    peer.close();
+    let reason = refusal.expect("the malformed document was accepted");
+    assert!(reason.contains("activity"), "{reason}");
+    assert!(
+        !city.center.docs(HOSTILE).contains_key(&name),
+        "the malformed document is stored"
+    );
+    let out = city.center.run(&["--json", "activities"]);
+    assert!(out.status.success(), "{}", jilu_tests::text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("\"A-1\""), "{listed}");
+    city.after(&[]);
+}
