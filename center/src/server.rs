@@ -84,6 +84,7 @@ pub async fn start(
             revoked.clone(),
             cancel.clone(),
         ));
+        tasks.spawn(expire_partials(center.clone(), cancel.clone()));
         let mut next_id = 0usize;
         loop {
             let incoming = tokio::select! {
@@ -192,6 +193,25 @@ fn identify(conn: &quinn::Connection) -> Result<(jilu_certs::Identity, Vec<u8>)>
     let serial = tls::serial_of(leaf.as_ref())
         .ok_or_else(|| anyhow!("the peer's certificate does not parse"))?;
     Ok((id, serial))
+}
+
+/// Drops expired unfinished uploads ([`crate::quota::expire_partials`]) at start
+/// and then every minute (or a quarter of the expiry, if shorter).
+async fn expire_partials(center: Arc<Center>, cancel: CancellationToken) {
+    let expiry = Duration::from_secs(center.cfg.quotas.partial_expiry_secs);
+    let period = (expiry / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        let c = center.clone();
+        match tokio::task::spawn_blocking(move || crate::quota::expire_partials(&c)).await {
+            Ok(Err(e)) => warn!("cannot expire unfinished uploads: {e:#}"),
+            Err(e) => warn!("the expiry task failed: {e}"),
+            Ok(Ok(_)) => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+    }
 }
 
 /// Re-reads the CRL when it changes: new handshakes use it at once, and open

@@ -166,6 +166,7 @@ fn case1_custody_is_never_claimed_from_a_hash_alone() {
     assert!(city.item(&hash).is_some());
     let peer = city.peer();
     let raw: [u8; 32] = blake3::Hash::from_hex(&hash).unwrap().into();
+    let _control = city.rt.block_on(peer.hello()).unwrap();
     for size in [5u64, 40_044] {
         let offer = jilu_common::wire::Offer {
             hash: raw,
@@ -174,9 +175,14 @@ fn case1_custody_is_never_claimed_from_a_hash_alone() {
             item: hostile::item_like(&template_item(), &hash, size, HNODE, HOSTILE),
         };
         let answer = city.rt.block_on(async {
-            let _control = peer.hello().await.unwrap();
-            let (_s, first) = peer.offer(&offer, Duration::from_secs(5)).await.unwrap();
-            first
+            let (mut s, first) = peer.offer(&offer, Duration::from_secs(5)).await.unwrap();
+            // a proof of possession it cannot give: a made-up answer
+            if let Some(Response::Prove { .. }) = first {
+                s.send(&Request::Proof { mac: [7u8; 32] }).await.unwrap();
+                s.recv(Duration::from_secs(5)).await.unwrap_or(None)
+            } else {
+                first
+            }
         });
         assert!(
             !matches!(answer, Some(Response::Verified { .. })),
@@ -187,6 +193,63 @@ fn case1_custody_is_never_claimed_from_a_hash_alone() {
             "size {size}: the hostile node is recorded as a holder"
         );
     }
+    peer.close();
+    city.after(&[]);
+}
+
+/// Case 1b: a node that really holds the bytes proves it and is recorded; a
+/// replay of its proof to a new challenge is refused.
+#[test]
+fn case1_a_node_that_holds_the_bytes_proves_it() {
+    let mut city = City::new("");
+    let hash = city.ingest(2_500_000);
+    city.owner.sync_once();
+    let bytes = city.owner.export(&hash);
+    assert_eq!(blake3::hash(&bytes).to_hex().as_str(), hash);
+    let peer = city.peer();
+    let offer = offer_of(&bytes, &template_item(), HNODE, HOSTILE);
+    let prove = |nonce: &[u8; 32], chunks: &[u64]| {
+        jilu_common::holder::proof(nonce, chunks, |i| {
+            let from = i as usize * jilu_common::chunk_tree::CHUNK_SIZE;
+            let to = (from + jilu_common::chunk_tree::CHUNK_SIZE).min(bytes.len());
+            Some(bytes[from..to].to_vec())
+        })
+        .unwrap()
+    };
+    let (replayed, proved) = city.rt.block_on(async {
+        let _control = peer.hello().await.unwrap();
+        // first a stale answer: the proof for another nonce
+        let (mut s, first) = peer.offer(&offer, Duration::from_secs(5)).await.unwrap();
+        let Some(Response::Prove { nonce, chunks }) = first else {
+            panic!("no challenge: {first:?}")
+        };
+        let mut other = nonce;
+        other[0] ^= 1;
+        let stale = prove(&other, &jilu_common::holder::challenge_chunks(&other, 3));
+        s.send(&Request::Proof { mac: stale }).await.unwrap();
+        let replayed = s.recv(Duration::from_secs(5)).await.unwrap();
+        let _ = chunks;
+        // then the right one
+        let (mut s, first) = peer.offer(&offer, Duration::from_secs(5)).await.unwrap();
+        let Some(Response::Prove { nonce, chunks }) = first else {
+            panic!("no challenge: {first:?}")
+        };
+        s.send(&Request::Proof {
+            mac: prove(&nonce, &chunks),
+        })
+        .await
+        .unwrap();
+        (replayed, s.recv(Duration::from_secs(5)).await.unwrap())
+    });
+    assert!(
+        matches!(replayed, Some(Response::Refused { .. })),
+        "{replayed:?}"
+    );
+    assert!(
+        matches!(proved, Some(Response::Verified { .. })),
+        "{proved:?}"
+    );
+    assert_eq!(city.hostile_custody(), vec![hash]);
     peer.close();
     city.after(&[]);
 }
