@@ -51,6 +51,8 @@ pub struct Center {
     pub usage: crate::quota::Usage,
     /// rate-limited refusal logging per peer
     pub refusals: crate::refusals::RefusalLog,
+    /// connections audited per peer and minute
+    pub connections: crate::conn_audit::ConnAudit,
 }
 
 /// One lock per item and sending node. An item stream holds its item's lock from
@@ -132,6 +134,7 @@ impl Center {
             receiving: ItemLocks::default(),
             usage: Default::default(),
             refusals: Default::default(),
+            connections: Default::default(),
         };
         if fresh {
             let mut catalogue = jilu_common::matter::seed_catalogue()?;

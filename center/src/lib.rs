@@ -7,6 +7,7 @@
 //! - [`schema`] — every column family, key and stored record of the center, and its layout.
 //! - [`holder`] — proof of possession before a node is recorded as a holder.
 //! - [`quota`] — per-peer quotas and the expiry of unfinished uploads.
+//! - [`conn_audit`] — connections audited per peer and minute.
 //! - [`refusals`] — per-peer, rate-limited logging of refusals.
 //! - [`center`] — state and every decision on what peers send (documents, offers, completion).
 //! - [`blobs`] — content-addressed verified footage on local disk.
@@ -21,6 +22,7 @@ pub mod blobs;
 pub mod center;
 pub mod cli;
 pub mod config;
+pub mod conn_audit;
 pub mod holder;
 pub mod quota;
 pub mod refusals;

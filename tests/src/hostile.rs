@@ -18,7 +18,10 @@ use jilu_common::item::Item;
 use jilu_common::wire::{Offer, Request, Response, ALPN, PROTOCOL_VERSION};
 use serde_json::Value;
 
+use std::time::Instant;
+
 use crate::cluster::{Ca, Center};
+use crate::{random_file, Edge};
 
 /// A runtime for one test (the tests themselves are plain `#[test]`s, as the rest
 /// of the suite, since they drive real processes).
@@ -329,4 +332,155 @@ pub fn disk_bytes(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+// ----- the city every hostile case runs in -----
+
+pub const OWNER: &str = "410101";
+pub const HOSTILE: &str = "410199";
+pub const HNODE: &str = "edge-hostile";
+
+/// A center, a legitimate edge of county `OWNER` and a hostile node's certificate.
+pub struct City {
+    pub root: tempfile::TempDir,
+    pub ca: Ca,
+    pub center: Center,
+    pub owner: Edge,
+    pub certs: std::path::PathBuf,
+    pub rt: tokio::runtime::Runtime,
+    pub seed: u64,
+}
+
+pub fn office(county: &str) -> Edge {
+    let e = Edge::office(county, 0);
+    e.ok(&[
+        "activity",
+        "new",
+        "--id",
+        "A-1",
+        "--matter",
+        "1",
+        "--place",
+        "某企业",
+        "--officer",
+        "1001",
+        "--arrival",
+        "2026-11-20T09:00:00Z",
+        "--departure",
+        "2026-11-20T10:00:00Z",
+    ]);
+    e
+}
+
+impl City {
+    pub fn new(limits: &str) -> City {
+        let root = tempfile::tempdir().expect("hostile fixture");
+        let ca = Ca::new(root.path());
+        let center = Center::start_with(root.path(), &ca, limits, true);
+        let owner = office(OWNER);
+        owner.link(&ca, &center, OWNER, "");
+        let certs = issue(&ca, HNODE, HOSTILE);
+        City {
+            root,
+            ca,
+            center,
+            owner,
+            certs,
+            rt: runtime(),
+            seed: 100,
+        }
+    }
+
+    pub fn peer(&self) -> Peer {
+        self.rt
+            .block_on(Peer::to(&self.center, &self.certs, HNODE, HOSTILE))
+            .expect("hostile fixture")
+    }
+
+    /// Ingests `len` fresh random bytes at the owner's edge; returns their hash.
+    pub fn ingest(&mut self, len: usize) -> String {
+        self.seed += 1;
+        let f = random_file(
+            self.owner.tmp.path(),
+            &format!("f{}.bin", self.seed),
+            len,
+            self.seed,
+        );
+        self.owner.ok(&[
+            "ingest",
+            f.to_str().expect("hostile fixture"),
+            "--device",
+            "cam-01",
+        ]);
+        crate::b3_file(&f)
+    }
+
+    pub fn random(&mut self, len: usize) -> Vec<u8> {
+        self.seed += 1;
+        let f = random_file(self.root.path(), "h.bin", len, self.seed);
+        std::fs::read(f).expect("hostile fixture")
+    }
+
+    pub fn items(&self) -> Vec<Value> {
+        self.center.verified_items()
+    }
+
+    pub fn item(&self, hash: &str) -> Option<Value> {
+        self.items().into_iter().find(|i| i["item"]["hash"] == hash)
+    }
+
+    /// The checks every case ends with.
+    pub fn after(&mut self, forged: &[&str]) {
+        assert!(self.center.is_running(), "the center is down");
+        let rss = rss_kib(self.center.pid().expect("hostile fixture")).unwrap_or(0);
+        assert!(rss < 512 * 1024, "the center uses {rss} KiB");
+        let disk = disk_bytes(&self.center.dir.join("data"));
+        assert!(disk < 256 << 20, "the center's data holds {disk} bytes");
+        let log = read_log(self.center.log.as_ref().expect("hostile fixture"));
+        assert!(
+            log.longest <= 4096,
+            "a log line of {} bytes ({} bytes of log)",
+            log.longest,
+            log.bytes
+        );
+        for line in &log.lines {
+            for f in forged {
+                assert!(!line.starts_with(f), "a forged log line: {line}");
+            }
+            assert!(!line.contains('\0'), "a NUL byte in the log: {line:?}");
+        }
+        // a legitimate edge of another county syncs promptly and its item verifies
+        let hash = self.ingest(100_000);
+        let started = Instant::now();
+        let report = self.owner.sync_once();
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(10),
+            "the owner's sync took {took:?}"
+        );
+        assert!(report["items_verified"].as_u64() >= Some(1), "{report}");
+        let item = self.item(&hash).expect("the owner's item is verified");
+        assert_eq!(item["origin"], format!("edge-{OWNER}"));
+        let audit = self.center.run(&["audit-verify"]);
+        assert!(audit.status.success(), "{}", crate::text(&audit));
+    }
+
+    /// Custody entries the center holds about `hash` that name the hostile node.
+    pub fn hostile_custody(&self) -> Vec<String> {
+        // `items` lists holders; the audit log is checked for entries by the node
+        self.items()
+            .iter()
+            .filter(|i| {
+                i["holders"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().any(|n| n == HNODE))
+            })
+            .map(|i| {
+                i["item"]["hash"]
+                    .as_str()
+                    .expect("hostile fixture")
+                    .to_string()
+            })
+            .collect()
+    }
 }
