@@ -69,7 +69,13 @@ pub struct Center {
 /// The lock is per node, as are partial uploads: a node of another county that
 /// offers the same hash never waits behind (or holds up) the owner's upload.
 #[derive(Debug, Default)]
-pub struct ItemLocks(std::sync::Mutex<HashMap<([u8; 32], String), Arc<tokio::sync::Mutex<()>>>>);
+pub struct ItemLocks(std::sync::Mutex<HashMap<LockKey, Arc<tokio::sync::Mutex<()>>>>);
+
+/// An item's root hash and the node sending it.
+type LockKey = ([u8; 32], String);
+
+/// Activities that read, and (name, why) of each document that does not.
+pub type CheckedActivities = (Vec<Activity>, Vec<(String, String)>);
 
 impl ItemLocks {
     /// Waits for the lock of item `hash`, at most `wait` (then goes on without it:
@@ -532,7 +538,7 @@ impl Center {
     /// Every activity document at the center, and, apart, each one that does not
     /// read as an activity (name and why): one bad document is reported, the rest
     /// is still listed.
-    pub fn activities_checked(&self) -> Result<(Vec<Activity>, Vec<(String, String)>)> {
+    pub fn activities_checked(&self) -> Result<CheckedActivities> {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         for name in self.journal.doc_names("activity/")? {

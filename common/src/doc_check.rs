@@ -16,7 +16,7 @@ use crate::registry::{Device, Officer};
 pub enum SchemaError {
     /// its format is newer than this build, or a record has the wrong shape
     #[error("document {name}: {source}")]
-    Doc { name: String, source: DocError },
+    Doc { name: String, source: Box<DocError> },
     /// a record the kind needs is not there
     #[error("document {name} holds no {what}")]
     Missing { name: String, what: &'static str },
@@ -29,7 +29,7 @@ pub enum SchemaError {
 pub fn check(name: &DocName, doc: &AutoCommit) -> Result<(), SchemaError> {
     let err = |source| SchemaError::Doc {
         name: name.to_string(),
-        source,
+        source: Box::new(source),
     };
     doc::check_format(doc).map_err(err)?;
     match name.kind() {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use jilu_common::wire::{Request, Response};
-use jilu_tests::hostile::{offer_of, template_item, City, Peer, HNODE, HOSTILE};
+use jilu_tests::hostile::{offer_of, template_item, City, HNODE, HOSTILE};
 
 /// Case 4: a 1 MiB chunk on the control stream and 2 MiB offers, over twenty
 /// connections: the log holds kinds and sizes, never payloads.
