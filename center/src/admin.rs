@@ -35,6 +35,8 @@ pub enum Decision {
         activity: String,
         reason: String,
     },
+    /// a preservation copy was written: record it in the items' custody
+    Export { copy: crate::export::Copy },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +82,7 @@ pub fn apply(center: &Center, d: &Decision) -> Result<String> {
             center.set_hold(by, county, activity, reason)?;
             Ok(format!("hold set on {activity}: {reason}"))
         }
+        Decision::Export { copy } => crate::export::record(center, copy),
     }
 }
 

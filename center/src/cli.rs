@@ -80,6 +80,26 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Write one of an activity's two preservation copies (art. 16): a BagIt bag at
+    /// OUT and its ISO 9660 image at OUT.iso, ready to burn. Check either with
+    /// `jilu-verify`. Each copy is recorded in the custody of every item it holds.
+    Export {
+        /// The activity's id (A-410422-001).
+        #[arg(long)]
+        activity: String,
+        /// The activity's county, if its id is used by more than one.
+        #[arg(long)]
+        county: Option<String>,
+        /// Which copy: 1 or 2.
+        #[arg(long)]
+        copy: u8,
+        /// Folder for the bag (must not exist); the image goes to OUT.iso.
+        #[arg(long)]
+        out: PathBuf,
+        /// The producing unit written on the label (制作单位).
+        #[arg(long, default_value = "法规和执法监督科")]
+        unit: String,
+    },
     /// Check the center's audit log.
     AuditVerify,
     /// Documents held (Automerge), with their heads; --county limits to what that county's edge syncs.
@@ -128,17 +148,22 @@ pub fn main() -> ExitCode {
 }
 
 async fn decide(cli: &Cli, d: Decision) -> Result<ExitCode> {
-    let cfg = CenterConfig::load(&cli.config)?;
-    let message = match admin::send(&cfg.data_dir, &d).await? {
-        Some(reply) if reply.ok => reply.message,
-        Some(reply) => return Err(anyhow!(reply.message)),
-        None => {
-            let center = Center::open(cfg, Mode::ReadWrite)?;
-            tokio::task::spawn_blocking(move || admin::apply(&center, &d)).await??
-        }
-    };
+    let message = send_or_apply(CenterConfig::load(&cli.config)?, d).await?;
     println!("{message}; the county edge receives it at its next sync");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sends a decision to the running center, or applies it to the store when the
+/// center is stopped; returns what was done.
+async fn send_or_apply(cfg: CenterConfig, d: Decision) -> Result<String> {
+    match admin::send(&cfg.data_dir, &d).await? {
+        Some(reply) if reply.ok => Ok(reply.message),
+        Some(reply) => Err(anyhow!(reply.message)),
+        None => {
+            let center = Center::open(cfg, Mode::ReadWrite)?;
+            tokio::task::spawn_blocking(move || admin::apply(&center, &d)).await?
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -284,6 +309,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+        }
+        Command::Export {
+            activity,
+            county,
+            copy,
+            out,
+            unit,
+        } => {
+            let cfg = CenterConfig::load(&cli.config)?;
+            let req = crate::export::Request {
+                activity: activity.clone(),
+                county: county.clone(),
+                copy: *copy,
+                out: out.clone(),
+                unit: unit.clone(),
+                producer: cli.actor.clone(),
+            };
+            let written = {
+                let center = Center::open(cfg.clone(), Mode::ReadOnly)?;
+                tokio::task::spawn_blocking(move || crate::export::write(&center, &req)).await??
+            };
+            let message = send_or_apply(cfg, Decision::Export { copy: written }).await?;
+            println!("{message}");
         }
         Command::AuditVerify => {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;

@@ -23,6 +23,7 @@ pub mod center;
 pub mod cli;
 pub mod config;
 pub mod conn_audit;
+pub mod export;
 pub mod holder;
 pub mod quota;
 pub mod refusals;
