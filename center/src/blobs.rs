@@ -1,6 +1,7 @@
 //! The center's verified footage: content-addressed files on local disk,
-//! `blobs/<2 hex>/<64 hex>`, written as `blobs/partial/<hash>` until every chunk has
-//! verified, then re-hashed whole, fsynced, renamed into place and the directory
+//! `blobs/<2 hex>/<64 hex>`, written as `blobs/partial/<hash>.<node>` (one partial
+//! file per item and sending node, so nodes never write into each other's upload)
+//! until every chunk has verified, then re-hashed whole, fsynced, renamed into place and the directory
 //! fsynced, so a blob under its hash is always complete and correct.
 
 use std::fs::{File, OpenOptions};
@@ -34,8 +35,40 @@ impl Blobs {
         self.root.join(&h[..2]).join(h)
     }
 
-    fn partial(&self, hash: &[u8; 32]) -> PathBuf {
-        self.root.join("partial").join(hex(hash))
+    fn partial(&self, hash: &[u8; 32], node: &str) -> PathBuf {
+        // node names follow the id rule (certificate identities): safe in a file name
+        self.root
+            .join("partial")
+            .join(format!("{}.{node}", hex(hash)))
+    }
+
+    /// Every partial file: its path, size and last modification.
+    pub fn partials(&self) -> Result<Vec<(PathBuf, u64, std::time::SystemTime)>> {
+        let mut out = Vec::new();
+        for e in
+            std::fs::read_dir(self.root.join("partial")).context("cannot list partial blobs")?
+        {
+            let e = e?;
+            let m = e.metadata()?;
+            if m.is_file() {
+                out.push((e.path(), m.len(), m.modified()?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The partial file of `hash` from `node` (for expiry).
+    pub fn partial_path(&self, hash: &[u8; 32], node: &str) -> PathBuf {
+        self.partial(hash, node)
+    }
+
+    /// Reads chunk `index` of a verified blob (proofs of possession).
+    pub fn read_chunk(&self, hash: &[u8; 32], index: u64, size: u64) -> Option<Vec<u8>> {
+        let f = File::open(self.path(hash)).ok()?;
+        let len = jilu_common::chunk_tree::chunk_len(index, size);
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, index * CHUNK_SIZE as u64).ok()?;
+        Some(buf)
     }
 
     pub fn has(&self, hash: &[u8; 32]) -> bool {
@@ -43,12 +76,12 @@ impl Blobs {
     }
 
     /// Writes a verified chunk into the item's partial file.
-    pub fn write_chunk(&self, hash: &[u8; 32], index: u64, data: &[u8]) -> Result<()> {
+    pub fn write_chunk(&self, hash: &[u8; 32], node: &str, index: u64, data: &[u8]) -> Result<()> {
         let f = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(self.partial(hash))
+            .open(self.partial(hash, node))
             .context("cannot open a partial blob")?;
         f.write_all_at(data, index * CHUNK_SIZE as u64)
             .context("cannot write a chunk")?;
@@ -56,8 +89,8 @@ impl Blobs {
     }
 
     /// Makes written chunks durable (before they are recorded as held).
-    pub fn sync(&self, hash: &[u8; 32]) -> Result<()> {
-        match File::open(self.partial(hash)) {
+    pub fn sync(&self, hash: &[u8; 32], node: &str) -> Result<()> {
+        match File::open(self.partial(hash, node)) {
             Ok(f) => f.sync_data().context("cannot fsync a partial blob"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).context("cannot open a partial blob"),
@@ -65,8 +98,8 @@ impl Blobs {
     }
 
     /// Re-hashes the whole partial file; if it is the item, moves it into place.
-    pub fn finish(&self, hash: &[u8; 32], size: u64) -> Result<()> {
-        let partial = self.partial(hash);
+    pub fn finish(&self, hash: &[u8; 32], node: &str, size: u64) -> Result<()> {
+        let partial = self.partial(hash, node);
         if size == 0 {
             File::create(&partial).context("cannot create an empty blob")?;
         }
@@ -103,8 +136,8 @@ impl Blobs {
     }
 
     /// Drops a partial file (its bitmap was lost or the offer changed).
-    pub fn discard_partial(&self, hash: &[u8; 32]) {
-        let _ = std::fs::remove_file(self.partial(hash));
+    pub fn discard_partial(&self, hash: &[u8; 32], node: &str) {
+        let _ = std::fs::remove_file(self.partial(hash, node));
     }
 
     /// Reads a verified blob back whole (tests, exports, the replica later).

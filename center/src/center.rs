@@ -13,58 +13,30 @@ use automerge::sync::{Message, State, SyncDoc};
 use jilu_certs::identity::Identity;
 use jilu_common::activity::{Activity, ApprovalState, Hold};
 use jilu_common::audit::Action;
-use jilu_common::item::Item;
+use jilu_common::doc_name::DocName;
+use jilu_common::log_escape::escape;
 use jilu_common::time::Millis;
 use jilu_common::transfer::{decode_bits, encode_bits, Receiver};
 use jilu_common::wire::{DocHeads, Offer};
 use jilu_common::{doc, sync};
 use jilu_store::db::{self, Mode, Store};
 use jilu_store::journal::{now_ms, Journal};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::blobs::Blobs;
 use crate::config::CenterConfig;
 
-pub use crate::schema::{ITEMS, PARTIAL, PEERS, SYNCSTATE};
-const FIXED: [&str; 8] = crate::schema::FAMILIES;
-
-/// An item as the center holds it: the edge's record, who sent it, when verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CenterItem {
-    pub item: Item,
-    /// node whose certificate uploaded it first
-    pub origin: String,
-    pub verified_at: Millis,
-    /// every node that offered these bytes (custody)
-    pub holders: Vec<String>,
-}
-
-/// What the center knows of a peer (for `center edges` and the edge queue view).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PeerRecord {
-    pub node: String,
-    pub county: String,
-    pub role: String,
-    pub first_seen: Millis,
-    pub last_contact: Millis,
-    pub connected: bool,
-    pub sessions: u64,
-    pub bytes_received: u64,
-    pub items_verified: u64,
-    /// bytes per second over the last finished item
-    pub recent_rate: f64,
-    /// what the edge last said it still had to send
-    pub pending_items: u64,
-    pub pending_bytes: u64,
-    pub last_refusal: Option<String>,
-}
+use crate::schema::{partial_key, Partial, FIXED};
+pub use crate::schema::{CenterItem, PeerRecord, ITEMS, PARTIAL, PEERS, SYNCSTATE};
 
 /// Outcome of an offer.
 #[derive(Debug)]
 pub enum OfferOutcome {
-    /// the center already holds the item verified
+    /// the center already holds the item verified, and the sender is a holder
     Verified { at: Millis },
+    /// the center holds the item, the sender is not a holder yet: challenge it
+    /// ([`jilu_common::holder`])
+    Prove { nonce: [u8; 32], chunks: Vec<u64> },
     /// receive the missing chunks into this state
     Receive(Box<Receiver>),
 }
@@ -73,11 +45,17 @@ pub struct Center {
     pub journal: Journal,
     pub blobs: Blobs,
     pub cfg: CenterConfig,
-    /// items being received, one lock each (see [`ItemLocks`])
+    /// items being received, one lock per item and node (see [`ItemLocks`])
     pub receiving: ItemLocks,
+    /// per-peer quotas in use (offers in flight, documents)
+    pub usage: crate::quota::Usage,
+    /// rate-limited refusal logging per peer
+    pub refusals: crate::refusals::RefusalLog,
+    /// connections audited per peer and minute
+    pub connections: crate::conn_audit::ConnAudit,
 }
 
-/// One lock per item being received. An item stream holds its item's lock from
+/// One lock per item and sending node. An item stream holds its item's lock from
 /// the offer until what it received is durable and recorded. An edge that is
 /// restarted, or reconnects right after a cut, offers the item again before the
 /// center has noticed (idle timeout) that the old connection is gone, so before the
@@ -85,9 +63,19 @@ pub struct Center {
 /// new stream asked for those chunks again, two streams wrote one partial file, and
 /// the old stream's late record could overwrite the new one's (or outlive the
 /// verified item). Waiting for the lock makes the new offer see everything the old
-/// stream kept, at the cost of waiting for the old connection to time out.
+/// stream kept, at the cost of waiting for the old connection to time out (or for
+/// its stream timeout, `limits.stream_timeout_ms`).
+///
+/// The lock is per node, as are partial uploads: a node of another county that
+/// offers the same hash never waits behind (or holds up) the owner's upload.
 #[derive(Debug, Default)]
-pub struct ItemLocks(std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>);
+pub struct ItemLocks(std::sync::Mutex<HashMap<LockKey, Arc<tokio::sync::Mutex<()>>>>);
+
+/// An item's root hash and the node sending it.
+type LockKey = ([u8; 32], String);
+
+/// Activities that read, and (name, why) of each document that does not.
+pub type CheckedActivities = (Vec<Activity>, Vec<(String, String)>);
 
 impl ItemLocks {
     /// Waits for the lock of item `hash`, at most `wait` (then goes on without it:
@@ -95,15 +83,23 @@ impl ItemLocks {
     pub async fn lock(
         &self,
         hash: &[u8; 32],
+        node: &str,
         wait: std::time::Duration,
     ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         let lock = {
             let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
             // forget the locks nobody holds or waits for
             map.retain(|_, l| Arc::strong_count(l) > 1);
-            map.entry(*hash).or_default().clone()
+            map.entry((*hash, node.to_string())).or_default().clone()
         };
         tokio::time::timeout(wait, lock.lock_owned()).await.ok()
+    }
+
+    /// Whether a stream holds (or waits for) the lock of `hash` from `node`.
+    pub fn busy(&self, hash: &[u8; 32], node: &str) -> bool {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(*hash, node.to_string()))
+            .is_some_and(|l| Arc::strong_count(l) > 1)
     }
 }
 
@@ -129,9 +125,9 @@ fn open_store(dir: &Path, mode: Mode, create: bool) -> Result<Store> {
         .copied()
         .filter(|f| mode == Mode::ReadWrite || on_disk.iter().any(|n| n == f))
         .collect();
-    Ok(Store::open(&path, mode, create, &fixed, &|_| {
-        db::plain_options()
-    })?)
+    let store = Store::open(&path, mode, create, &fixed, &|_| db::plain_options())?;
+    store.check_layout(crate::schema::LAYOUT, &crate::schema::migrate)?;
+    Ok(store)
 }
 
 impl Center {
@@ -153,6 +149,9 @@ impl Center {
             blobs,
             cfg,
             receiving: ItemLocks::default(),
+            usage: Default::default(),
+            refusals: Default::default(),
+            connections: Default::default(),
         };
         if fresh {
             let mut catalogue = jilu_common::matter::seed_catalogue()?;
@@ -203,27 +202,33 @@ impl Center {
         Ok(sync::differing(&visible, &self.heads_for(&peer.county)?))
     }
 
-    fn state_key(peer: &str, name: &str) -> Vec<u8> {
-        format!("{peer}\u{0}{name}").into_bytes()
-    }
-
     /// One step of the Automerge sync protocol for `name` with `peer`: merges what
-    /// the peer sent, if the peer may write it, and returns the center's reply.
+    /// the peer sent, if the peer may write it and the result still decodes as its
+    /// kind ([`jilu_common::doc_check`]), and returns the center's reply. A name
+    /// outside the grammar is refused; sync state is kept only for documents that
+    /// exist, and a county creates documents only within its quota.
     pub fn sync_doc(
         &self,
         peer: &Identity,
         name: &str,
         incoming: Option<&[u8]>,
     ) -> Result<Option<Vec<u8>>> {
-        if !sync::visible_to(name, &peer.county) {
+        let name =
+            DocName::parse(name).map_err(|e| anyhow!("'{}' is refused: {e}", escape(name)))?;
+        if !sync::visible_to(name.as_str(), &peer.county) {
             bail!("document {name} is not visible to county {}", peer.county);
         }
-        let key = Self::state_key(&peer.node, name);
+        let key = crate::schema::sync_state_key(&peer.node, name.as_str());
         let mut state = match self.journal.store.get(SYNCSTATE, &key)? {
             Some(b) => State::decode(&b).unwrap_or_else(|_| State::new()),
             None => State::new(),
         };
-        let mut doc = self.journal.load_or_new_doc(name)?;
+        let existing = self.journal.load_doc(name.as_str())?;
+        let exists = existing.is_some();
+        let mut doc = match existing {
+            Some(d) => d,
+            None => self.journal.load_or_new_doc(name.as_str())?,
+        };
         let before = doc.get_heads();
         let mut merged = 0usize;
         if let Some(bytes) = incoming {
@@ -238,15 +243,35 @@ impl Center {
             let actors: Vec<automerge::ActorId> =
                 new.iter().map(|c| c.actor_id().clone()).collect();
             let node_actor = doc::actor_for(&peer.node);
-            if let Err(refusal) =
-                sync::check_changes(name, &peer.county, &peer.node, &node_actor, &actors)
-            {
+            let checked = sync::check_changes(
+                name.as_str(),
+                &peer.county,
+                &peer.node,
+                &node_actor,
+                &actors,
+            )
+            .map_err(|r| r.to_string())
+            .and_then(|()| {
+                if new.is_empty() {
+                    Ok(())
+                } else {
+                    jilu_common::doc_check::check(&name, &trial).map_err(|e| e.to_string())
+                }
+            })
+            .and_then(|()| {
+                if exists || new.is_empty() {
+                    Ok(())
+                } else {
+                    crate::quota::check_new_document(self, peer).map_err(|e| format!("{e:#}"))
+                }
+            });
+            if let Err(refusal) = checked {
                 let mut tx = self.journal.begin();
                 tx.audit(
                     &peer.node,
                     Action::ChangeRefused,
                     Subject::Doc(name.to_string()),
-                    json!({"reason": refusal.to_string(), "changes": actors.len()}),
+                    json!({"reason": refusal, "changes": actors.len()}),
                     &[],
                 )?;
                 tx.commit()?;
@@ -261,8 +286,8 @@ impl Center {
             .map(|m| m.encode());
         let mut tx = self.journal.begin();
         if merged > 0 {
-            tx.put_doc(name, &mut doc)?;
-            crate::projection::on_doc(self, &mut tx, name, &doc)?;
+            tx.put_doc(name.as_str(), &mut doc)?;
+            crate::projection::on_doc(self, &mut tx, name.as_str(), &doc)?;
             tx.audit(
                 &peer.node,
                 Action::DocumentMerged,
@@ -270,8 +295,15 @@ impl Center {
                 json!({"changes": merged}),
                 &[],
             )?;
+            if !exists {
+                self.usage.document_created(&peer.county);
+            }
         }
-        tx.put(SYNCSTATE, &key, &state.encode())?;
+        // a name the center holds no document under gets no sync state: asking for
+        // names is not a way to make the center store anything
+        if exists || merged > 0 {
+            tx.put(SYNCSTATE, &key, &state.encode())?;
+        }
         tx.commit()?;
         Ok(reply)
     }
@@ -279,104 +311,135 @@ impl Center {
     // ----- items -----
 
     pub fn item(&self, hash: &[u8; 32]) -> Result<Option<CenterItem>> {
-        match self.journal.store.get(ITEMS, hash)? {
-            None => Ok(None),
-            Some(v) => Ok(Some(
-                serde_json::from_slice(&v).context("an item record is unreadable")?,
-            )),
-        }
+        Ok(self.journal.store.get_record(ITEMS, hash)?)
     }
 
     pub fn items(&self) -> Result<Vec<CenterItem>> {
-        self.journal
+        Ok(self
+            .journal
             .store
-            .scan(ITEMS)?
+            .scan_records::<CenterItem>(ITEMS, &[])?
             .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v).context("an item record is unreadable"))
-            .collect()
+            .map(|(_, v)| v)
+            .collect())
     }
 
-    /// Checks an offer: consistent, attributable to the sending node, and what is
-    /// still missing.
+    /// Checks an offer: consistent, attributable to the sending node, within the
+    /// node's quotas, and what is still missing (or, for an item the center holds,
+    /// whether the sender must prove possession first).
     pub fn offer(&self, peer: &Identity, offer: &Offer) -> Result<OfferOutcome> {
         if offer.item.county != peer.county || offer.item.node != peer.node {
             bail!(
-                "item {} is attributed to node {} of county {}, but the sender is {} of county {}",
-                offer.item.hash,
-                offer.item.node,
-                offer.item.county,
+                "an item is attributed to node '{}' of county '{}', but the sender is {} of county {}",
+                escape(&offer.item.node),
+                escape(&offer.item.county),
                 peer.node,
                 peer.county
             );
         }
-        let receiver =
-            Receiver::new(offer, None).map_err(|e| anyhow!("offer of {}: {e}", offer.item.hash))?;
-        if let Some(mut known) = self.item(&offer.hash)? {
+        let hex = blake3::Hash::from_bytes(offer.hash).to_hex();
+        let receiver = Receiver::new(offer, None).map_err(|e| anyhow!("offer of {hex}: {e}"))?;
+        if let Some(known) = self.item(&offer.hash)? {
             if self.blobs.has(&offer.hash) {
-                if !known.holders.contains(&peer.node) {
-                    known.holders.push(peer.node.clone());
-                    let mut tx = self.journal.begin();
-                    tx.put(ITEMS, &offer.hash, &serde_json::to_vec(&known)?)?;
-                    tx.audit(
-                        &peer.node,
-                        Action::VerifiedAtCenter,
-                        format!("item:{}", offer.item.hash),
-                        json!({"also_held_by": peer.node}),
-                        &[offer.hash],
-                    )?;
-                    tx.commit()?;
+                if known.item.size != offer.size {
+                    bail!(
+                        "offer of {hex}: {} bytes offered, but the verified item has {}",
+                        offer.size,
+                        known.item.size
+                    );
                 }
-                return Ok(OfferOutcome::Verified {
-                    at: known.verified_at,
-                });
+                if known.holders.contains(&peer.node) {
+                    return Ok(OfferOutcome::Verified {
+                        at: known.verified_at,
+                    });
+                }
+                let (nonce, chunks) = crate::holder::challenge(receiver.chunks())?;
+                return Ok(OfferOutcome::Prove { nonce, chunks });
             }
         }
-        let held = self
-            .journal
-            .store
-            .get(PARTIAL, &offer.hash)?
-            .map(|b| decode_bits(&b, receiver.chunks() as usize));
-        let receiver =
-            Receiver::new(offer, held).map_err(|e| anyhow!("offer of {}: {e}", offer.item.hash))?;
+        let key = partial_key(&offer.hash, &peer.node);
+        let held = match self.journal.store.get_record::<Partial>(PARTIAL, &key) {
+            Ok(Some(p)) if p.size == offer.size => {
+                Some(decode_bits(&p.bits, receiver.chunks() as usize))
+            }
+            _ => None,
+        };
+        if held.is_none() {
+            crate::quota::check_partial_bytes(self, peer, offer.size)?;
+        }
+        let receiver = Receiver::new(offer, held).map_err(|e| anyhow!("offer of {hex}: {e}"))?;
         Ok(OfferOutcome::Receive(Box::new(receiver)))
     }
 
     /// Records chunks as durable after they were written and fsynced.
-    pub fn save_progress(&self, r: &Receiver) -> Result<()> {
-        self.blobs.sync(&r.hash)?;
+    pub fn save_progress(&self, node: &str, r: &Receiver) -> Result<()> {
+        self.blobs.sync(&r.hash, node)?;
         let mut tx = self.journal.begin();
-        tx.put(PARTIAL, &r.hash, &encode_bits(r.held()))?;
+        tx.put_record(
+            PARTIAL,
+            &partial_key(&r.hash, node),
+            &Partial {
+                node: node.to_string(),
+                size: r.size,
+                bits: encode_bits(r.held()),
+                updated_at: now_ms(),
+            },
+        )?;
         tx.commit()
     }
 
     /// Every chunk is held: re-hash the whole blob, move it into place and record
-    /// the custody event. Only then is the item "verified at center".
+    /// the custody event. Only then is the item "verified at center". If another
+    /// node completed the same bytes first, this node becomes one of its holders
+    /// (it sent every byte).
     pub fn complete(&self, peer: &Identity, r: &Receiver, offer: &Offer) -> Result<Millis> {
-        if let Err(e) = self.blobs.finish(&r.hash, r.size) {
+        let key = partial_key(&r.hash, &peer.node);
+        if let Err(e) = self.blobs.finish(&r.hash, &peer.node, r.size) {
             // the bytes on disk are not the item: forget the progress, start over
             let mut tx = self.journal.begin();
-            tx.delete(PARTIAL, &r.hash)?;
+            tx.delete(PARTIAL, &key)?;
             tx.commit()?;
             return Err(e);
         }
-        let at = now_ms();
-        let record = CenterItem {
-            item: offer.item.clone(),
-            origin: peer.node.clone(),
-            verified_at: at,
-            holders: vec![peer.node.clone()],
-        };
+        let hex = blake3::Hash::from_bytes(r.hash).to_hex();
         let mut tx = self.journal.begin();
-        tx.put(ITEMS, &r.hash, &serde_json::to_vec(&record)?)?;
-        crate::projection::on_item(self, &mut tx, &record)?;
-        tx.delete(PARTIAL, &r.hash)?;
-        tx.audit(
-            &peer.node,
-            Action::VerifiedAtCenter,
-            format!("item:{}", offer.item.hash),
-            json!({"size": r.size, "chunks": r.chunks(), "from": peer.node}),
-            &[r.hash],
-        )?;
+        let at = match self.item(&r.hash)? {
+            Some(mut known) => {
+                if !known.holders.contains(&peer.node) {
+                    known.holders.push(peer.node.clone());
+                    tx.put_record(ITEMS, &r.hash, &known)?;
+                    crate::projection::on_item(self, &mut tx, &known)?;
+                    tx.audit(
+                        &peer.node,
+                        Action::VerifiedAtCenter,
+                        format!("item:{hex}"),
+                        json!({"also_held_by": peer.node, "proof": "upload", "size": r.size}),
+                        &[r.hash],
+                    )?;
+                }
+                known.verified_at
+            }
+            None => {
+                let at = now_ms();
+                let record = CenterItem {
+                    item: offer.item.clone(),
+                    origin: peer.node.clone(),
+                    verified_at: at,
+                    holders: vec![peer.node.clone()],
+                };
+                tx.put_record(ITEMS, &r.hash, &record)?;
+                crate::projection::on_item(self, &mut tx, &record)?;
+                tx.audit(
+                    &peer.node,
+                    Action::VerifiedAtCenter,
+                    format!("item:{hex}"),
+                    json!({"size": r.size, "chunks": r.chunks(), "from": peer.node}),
+                    &[r.hash],
+                )?;
+                at
+            }
+        };
+        tx.delete(PARTIAL, &key)?;
         tx.commit()?;
         Ok(at)
     }
@@ -384,19 +447,17 @@ impl Center {
     // ----- peers -----
 
     pub fn peer(&self, node: &str) -> Result<Option<PeerRecord>> {
-        match self.journal.store.get(PEERS, node.as_bytes())? {
-            None => Ok(None),
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-        }
+        Ok(self.journal.store.get_record(PEERS, node.as_bytes())?)
     }
 
     pub fn peers(&self) -> Result<Vec<PeerRecord>> {
-        self.journal
+        Ok(self
+            .journal
             .store
-            .scan(PEERS)?
+            .scan_records::<PeerRecord>(PEERS, &[])?
             .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Updates a peer's record (connection state, figures).
@@ -412,7 +473,7 @@ impl Center {
         rec.last_contact = now;
         f(&mut rec);
         let mut tx = self.journal.begin();
-        tx.put(PEERS, peer.node.as_bytes(), &serde_json::to_vec(&rec)?)?;
+        tx.put_record(PEERS, peer.node.as_bytes(), &rec)?;
         tx.commit()
     }
 
@@ -489,16 +550,29 @@ impl Center {
         })
     }
 
-    /// Every activity document at the center (all counties).
+    /// Every activity document at the center (all counties) that reads as one;
+    /// see [`Center::activities_checked`] for the ones that do not.
     pub fn activities(&self) -> Result<Vec<Activity>> {
+        Ok(self.activities_checked()?.0)
+    }
+
+    /// Every activity document at the center, and, apart, each one that does not
+    /// read as an activity (name and why): one bad document is reported, the rest
+    /// is still listed.
+    pub fn activities_checked(&self) -> Result<CheckedActivities> {
         let mut out = Vec::new();
+        let mut bad = Vec::new();
         for name in self.journal.doc_names("activity/")? {
-            if let Some(d) = self.journal.load_doc(&name)? {
-                if let Some(a) = doc::get::<Activity>(&d, &["activity"])? {
-                    out.push(a);
-                }
+            let read = self.journal.load_doc(&name).and_then(|d| match d {
+                Some(d) => Ok(doc::get::<Activity>(&d, &["activity"])?),
+                None => Ok(None),
+            });
+            match read {
+                Ok(Some(a)) => out.push(a),
+                Ok(None) => bad.push((escape(&name), "holds no activity".to_string())),
+                Err(e) => bad.push((escape(&name), format!("{e:#}"))),
             }
         }
-        Ok(out)
+        Ok((out, bad))
     }
 }

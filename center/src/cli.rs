@@ -352,8 +352,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Activities => {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
-            for a in center.activities()? {
+            // one bad document is reported (stderr) and the rest still listed
+            let (good, bad) = center.activities_checked()?;
+            for a in good {
                 println!("{}", serde_json::to_string(&a)?);
+            }
+            for (name, why) in bad {
+                eprintln!("warning: document {name} is not listed: {why}");
             }
         }
         Command::Approve {

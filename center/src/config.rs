@@ -27,6 +27,39 @@ pub struct CenterConfig {
     /// Accounts of the API (`[accounts]`: password hashing cost, token lifetime).
     #[serde(default)]
     pub accounts: crate::accounts::AccountsConfig,
+    #[serde(default)]
+    pub quotas: Quotas,
+}
+
+/// What one county node may make the center keep. A node within these never
+/// notices them; a hostile or broken one is refused with the quota's name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    /// Documents one county may hold at the center (activities, ledgers, registry).
+    /// Default 1,000,000: 20 activities a day and monthly ledgers for a century.
+    pub documents: u64,
+    /// Bytes of unfinished uploads one node may have at the center at once.
+    /// Default 68719476736 (64 GiB): size it to the largest backlog a county
+    /// uploads over a link that keeps breaking.
+    pub partial_bytes: u64,
+    /// Items one node may be offering at once, over all its connections. Default 8
+    /// (an edge uploads `streams` items at once, 4 by default).
+    pub offers_in_flight: u32,
+    /// An unfinished upload with no progress for this long is dropped (chunks and
+    /// record), unless its node is connected and offering it. Default 604800 (7 days).
+    pub partial_expiry_secs: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            documents: 1_000_000,
+            partial_bytes: 64 << 30,
+            offers_in_flight: 8,
+            partial_expiry_secs: 7 * 24 * 3600,
+        }
+    }
 }
 
 /// PEM files, as `certs issue` writes them.
@@ -59,6 +92,12 @@ pub struct Limits {
     pub idle_timeout_ms: u32,
     /// Received chunks made durable (fsync + bitmap) at least every this many chunks. Default 8.
     pub sync_every_chunks: u32,
+    /// A stream with no progress (no frame from the peer) for this many ms is
+    /// closed and its item lock released; a connection whose control stream is
+    /// that silent with no item stream open, or that sends no Hello within it, is
+    /// closed. QUIC keep-alives do not count. Default 30000: at least twice the
+    /// time one 1 MiB chunk takes at the slowest edge's bandwidth cap.
+    pub stream_timeout_ms: u32,
 }
 
 impl Default for Limits {
@@ -69,6 +108,7 @@ impl Default for Limits {
             connection_window: 16 << 20,
             idle_timeout_ms: 15_000,
             sync_every_chunks: 8,
+            stream_timeout_ms: 30_000,
         }
     }
 }

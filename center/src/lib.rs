@@ -4,6 +4,11 @@
 //!
 //! # Layout
 //! - [`config`] — `center.toml`.
+//! - [`schema`] — every column family, key and stored record of the center, and its layout.
+//! - [`holder`] — proof of possession before a node is recorded as a holder.
+//! - [`quota`] — per-peer quotas and the expiry of unfinished uploads.
+//! - [`conn_audit`] — connections audited per peer and minute.
+//! - [`refusals`] — per-peer, rate-limited logging of refusals.
 //! - [`center`] — state and every decision on what peers send (documents, offers, completion).
 //! - [`blobs`] — content-addressed verified footage on local disk.
 //! - [`tls`] — rustls mTLS with the CRL enforced, no resumption, no 0-RTT.
@@ -25,11 +30,15 @@ pub mod center;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod conn_audit;
 pub mod export;
 pub mod grants;
+pub mod holder;
 pub mod http;
 pub mod index;
 pub mod projection;
+pub mod quota;
+pub mod refusals;
 pub mod schema;
 pub mod server;
 pub mod session;

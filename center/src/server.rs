@@ -84,6 +84,8 @@ pub async fn start(
             revoked.clone(),
             cancel.clone(),
         ));
+        tasks.spawn(expire_partials(center.clone(), cancel.clone()));
+        tasks.spawn(flush_connection_audit(center.clone(), cancel.clone()));
         let mut next_id = 0usize;
         loop {
             let incoming = tokio::select! {
@@ -136,15 +138,8 @@ pub async fn start(
                         let c = center.clone();
                         let p = peer.clone();
                         let _ = tokio::task::spawn_blocking(move || {
-                            let mut tx = c.journal.begin();
-                            tx.audit(
-                                &p.node,
-                                Action::PeerConnected,
-                                Subject::Node(p.node.to_string()),
-                                json!({"county": p.county, "role": p.role.to_string()}),
-                                &[],
-                            )?;
-                            tx.commit()
+                            c.connections
+                                .connected(&c, &p, jilu_store::journal::now_ms())
                         })
                         .await;
                         crate::session::serve(center, conn, peer, cancel).await;
@@ -192,6 +187,43 @@ fn identify(conn: &quinn::Connection) -> Result<(jilu_certs::Identity, Vec<u8>)>
     let serial = tls::serial_of(leaf.as_ref())
         .ok_or_else(|| anyhow!("the peer's certificate does not parse"))?;
     Ok((id, serial))
+}
+
+/// Writes the per-minute connection summaries ([`crate::conn_audit`]).
+async fn flush_connection_audit(center: Arc<Center>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+        let c = center.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            c.connections.flush(&c, jilu_store::journal::now_ms())
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            warn!("cannot write the connection audit: {e:#}");
+        }
+    }
+}
+
+/// Drops expired unfinished uploads ([`crate::quota::expire_partials`]) at start
+/// and then every minute (or a quarter of the expiry, if shorter).
+async fn expire_partials(center: Arc<Center>, cancel: CancellationToken) {
+    let expiry = Duration::from_secs(center.cfg.quotas.partial_expiry_secs);
+    let period = (expiry / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        let c = center.clone();
+        match tokio::task::spawn_blocking(move || crate::quota::expire_partials(&c)).await {
+            Ok(Err(e)) => warn!("cannot expire unfinished uploads: {e:#}"),
+            Err(e) => warn!("the expiry task failed: {e}"),
+            Ok(Ok(_)) => {}
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+    }
 }
 
 /// Re-reads the CRL when it changes: new handshakes use it at once, and open

@@ -54,7 +54,7 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, CodecError> {
 /// Decodes a frame body that has already passed the length check.
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     let (msg, used) = bincode::serde::decode_from_slice(body, config())
-        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+        .map_err(|e| CodecError::Malformed(crate::log_escape::escape(&e.to_string())))?;
     if used != body.len() {
         return Err(CodecError::Malformed(format!(
             "{} trailing bytes",
@@ -69,6 +69,14 @@ pub async fn read<T: DeserializeOwned, R: AsyncRead + Unpin>(
     r: &mut R,
     limit: usize,
 ) -> Result<Option<T>, CodecError> {
+    Ok(read_sized(r, limit).await?.map(|(m, _)| m))
+}
+
+/// [`read`], with the frame's body length (for logs: kind and size, never payload).
+pub async fn read_sized<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    r: &mut R,
+    limit: usize,
+) -> Result<Option<(T, usize)>, CodecError> {
     let mut header = [0u8; 4];
     match r.read_exact(&mut header).await {
         Ok(_) => {}
@@ -81,7 +89,7 @@ pub async fn read<T: DeserializeOwned, R: AsyncRead + Unpin>(
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).await?;
-    decode_body(&body).map(Some)
+    decode_body(&body).map(|m| Some((m, len)))
 }
 
 /// Writes one frame.

@@ -24,6 +24,10 @@
 //! - [`compliance`] — the checks `status` reports (art. 5, 6, 8, 12, 13).
 //! - [`doc`] — typed records <-> Automerge documents.
 //! - [`fuzzing`] — entry points that feed arbitrary bytes to every decoder (fuzz/).
+//! - [`doc_name`] — [`doc_name::DocName`]: the one grammar of document names.
+//! - [`doc_check`] — a document must decode as its kind before it is merged.
+//! - [`holder`] — what makes a node a holder of an item: upload, or proof of possession.
+//! - [`log_escape`] — peer-supplied text made safe (and short) for logs and audit.
 //! - [`automerge`] — the Automerge release Jilu is built with, re-exported so the
 //!   fixture and benchmark crates name exactly this one.
 //! - [`wire`] — the sync protocol's messages, goals and non-goals.
@@ -39,11 +43,15 @@ pub mod chunk_tree;
 pub mod codec;
 pub mod compliance;
 pub mod doc;
+pub mod doc_check;
+pub mod doc_name;
 pub mod fuzzing;
 pub mod hash;
+pub mod holder;
 pub mod id;
 pub mod item;
 pub mod ledger;
+pub mod log_escape;
 pub mod matter;
 pub mod media;
 pub mod record;

@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 
 use automerge::ActorId;
 
+use crate::doc_name::DocName;
 use crate::wire::DocHeads;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,26 +46,10 @@ pub enum Owner {
     City,
 }
 
-/// The owner of a document, from its name; `None` for names Jilu does not use.
+/// The owner of a document, from its name; `None` for anything that is not a
+/// document name ([`DocName`]'s grammar).
 pub fn owner(name: &str) -> Option<Owner> {
-    let mut parts = name.split('/');
-    let kind = parts.next()?;
-    match kind {
-        "activity" | "ledger" => {
-            let county = parts.next()?;
-            let rest = parts.next()?;
-            (!county.is_empty() && !rest.is_empty() && parts.next().is_none())
-                .then(|| Owner::County(county.to_string()))
-        }
-        "registry" => {
-            let county = parts.next()?;
-            (!county.is_empty() && parts.next().is_none())
-                .then(|| Owner::County(county.to_string()))
-        }
-        "catalogue" => parts.next().is_none().then_some(Owner::City),
-        "policy" => parts.next().filter(|p| !p.is_empty()).map(|_| Owner::City),
-        _ => None,
-    }
+    DocName::parse(name).ok().map(|n| n.owner())
 }
 
 /// Documents an edge of `county` receives and keeps.

@@ -38,6 +38,9 @@ pub struct Receiver {
     pub size: u64,
     cvs: Vec<[u8; 32]>,
     held: Vec<bool>,
+    /// accepted on this stream but not yet durable: a second copy is a duplicate
+    /// (not written or counted twice)
+    taken: Vec<bool>,
 }
 
 impl Receiver {
@@ -60,6 +63,7 @@ impl Receiver {
             hash: offer.hash,
             size: offer.size,
             cvs: offer.cvs.clone(),
+            taken: vec![false; held.len()],
             held,
         })
     }
@@ -76,8 +80,17 @@ impl Receiver {
         match self.held.get(index as usize) {
             None => Verdict::OutOfRange,
             Some(true) => Verdict::Duplicate,
+            Some(false) if self.taken.get(index as usize) == Some(&true) => Verdict::Duplicate,
             Some(false) if verify_chunk(index, data, self.size, &self.cvs) => Verdict::Accept,
             Some(false) => Verdict::Reject,
+        }
+    }
+
+    /// Marks an accepted chunk as taken (on its way to the disk): the same chunk
+    /// again is a [`Verdict::Duplicate`].
+    pub fn take(&mut self, index: u64) {
+        if let Some(t) = self.taken.get_mut(index as usize) {
+            *t = true;
         }
     }
 

@@ -34,7 +34,8 @@ use crate::item::Item;
 use crate::time::Millis;
 
 /// Bumped on any incompatible change; a center refuses other versions by name.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version 2: proof of possession (`Prove`/`Proof`) and paged heads.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// ALPN protocol id on the QUIC handshake.
 pub const ALPN: &[u8] = b"jilu/1";
@@ -90,6 +91,10 @@ pub enum Request {
     },
     /// all chunks the center asked for were sent
     Done,
+    /// answer to [`Response::Prove`]: see [`crate::holder::proof`]
+    Proof {
+        mac: [u8; 32],
+    },
 }
 
 /// Center → edge.
@@ -115,6 +120,26 @@ pub enum Response {
     ChunkRejected { index: u64 },
     /// every byte matched; the custody event the center recorded
     Verified { at: Millis, center: String },
+    /// the center holds the item already: prove possession of these chunks, keyed
+    /// with `nonce` (see [`crate::holder`])
+    Prove { nonce: [u8; 32], chunks: Vec<u64> },
+}
+
+impl Request {
+    /// The message's kind, for logs (never its payload: see [`crate::log_escape`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "Hello",
+            Request::Heads { .. } => "Heads",
+            Request::DocSync { .. } => "DocSync",
+            Request::DocsDone => "DocsDone",
+            Request::Queue { .. } => "Queue",
+            Request::Offer(_) => "Offer",
+            Request::Chunk { .. } => "Chunk",
+            Request::Done => "Done",
+            Request::Proof { .. } => "Proof",
+        }
+    }
 }
 
 /// Serde for a chunk's bytes as one byte string instead of a sequence of `u8`.

@@ -773,6 +773,32 @@ async fn upload_item(
                     Some(Response::Have { missing }) => break missing,
                     Some(Response::Verified { at, .. }) => break 'rounds Outcome::Verified(at),
                     Some(Response::Refused { reason }) => break 'rounds Outcome::Refused(reason),
+                    Some(Response::Prove { nonce, chunks }) => {
+                        // the center holds these bytes already: prove this node does too
+                        let (e, r, c) = (edge.clone(), rec.clone(), cvs.clone());
+                        let mac = blocking(move || {
+                            let mut failed = None;
+                            let mac = jilu_common::holder::proof(&nonce, &chunks, |i| {
+                                match read_chunk(&e, &r, &c, i) {
+                                    Ok(d) => Some(d),
+                                    Err(err) => {
+                                        failed = Some(err);
+                                        None
+                                    }
+                                }
+                            });
+                            match (mac, failed) {
+                                (Some(m), _) => Ok(Ok(m)),
+                                (None, Some(err)) => Ok(Err(format!("{err:#}"))),
+                                (None, None) => Ok(Err("no chunk to prove".to_string())),
+                            }
+                        })
+                        .await?;
+                        match mac {
+                            Ok(mac) => codec::write(&mut tx, &Request::Proof { mac }).await?,
+                            Err(why) => break 'rounds Outcome::Corrupt(why),
+                        }
+                    }
                     Some(Response::ChunkRejected { index }) => {
                         warn!(item = %rec.item.hash, index, "the center rejected a chunk; it will be re-read and resent")
                     }

@@ -86,12 +86,21 @@ pub struct Center {
     /// the HTTP API (plain HTTP on loopback), see [`crate::api`]
     pub http: SocketAddr,
     pub name: String,
+    /// with [`Center::start_with`]: the center's log file (`JILU_LOG=info`)
+    pub log: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl Center {
     /// Issues the center's certificate, writes its config and starts it.
     pub fn start(root: &Path, ca: &Ca) -> Center {
+        Center::start_with(root, ca, "", false)
+    }
+
+    /// [`Center::start`], with `extra` appended to `center.toml` (e.g. a `[limits]`
+    /// section) and, with `logged`, the center's log (at `info`) written to
+    /// `center/center.log` instead of the test's stderr.
+    pub fn start_with(root: &Path, ca: &Ca, extra: &str, logged: bool) -> Center {
         let name = "center-city".to_string();
         let certs = ca.issue(&name, "4104", "center");
         let dir = root.join("center");
@@ -108,16 +117,18 @@ impl Center {
         std::fs::write(
             &config,
             format!(
-                "node = \"{name}\"\nlisten = \"{addr}\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/center-city.pem\"\nkey = \"certs/center-city.key\"\nca = \"certs/ca.pem\"\ncrl = \"certs/crl.pem\"\ncrl_reload_secs = 1\n[http]\nlisten = \"{http}\"\n[accounts]\nhash_memory_kib = 8\nhash_passes = 1\n"
+                "node = \"{name}\"\nlisten = \"{addr}\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/center-city.pem\"\nkey = \"certs/center-city.key\"\nca = \"certs/ca.pem\"\ncrl = \"certs/crl.pem\"\ncrl_reload_secs = 1\n[http]\nlisten = \"{http}\"\n[accounts]\nhash_memory_kib = 8\nhash_passes = 1\n{extra}\n"
             ),
         )
         .expect("write config");
+        let log = logged.then(|| dir.join("center.log"));
         let mut c = Center {
             dir,
             config,
             addr,
             http,
             name,
+            log,
             child: None,
         };
         c.restart();
@@ -131,9 +142,18 @@ impl Center {
             .arg("--config")
             .arg(&self.config)
             .arg("run")
-            .env("JILU_LOG", "warn")
+            .env("JILU_LOG", if self.log.is_some() { "info" } else { "warn" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.log {
+                Some(p) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .expect("center log"),
+                ),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("spawn center");
         let stdout = child.stdout.take().expect("stdout");
@@ -152,7 +172,14 @@ impl Center {
         self.child = Some(child);
     }
 
-    /// The running center's process id.
+    /// Whether the center process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The child's process id (for memory figures from `/proc`).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }

@@ -100,7 +100,12 @@ fn sigterm_during_an_upload_stops_in_time_and_the_next_sync_resumes() {
     e.ok(&["ingest", f.to_str().unwrap(), "--device", "cam-01"]);
     let node = e.start_node(&["run"]);
     // stop once the center holds a good part of the item in its partial file
-    let partial = center.dir.join("data/blobs/partial").join(b3_file(&f));
+    // (one partial file per item and sending node: `<hash>.<node>`)
+    let partial =
+        center
+            .dir
+            .join("data/blobs/partial")
+            .join(format!("{}.{}", b3_file(&f), e.node()));
     wait_until(Duration::from_secs(60), "bytes to reach the center", || {
         std::fs::metadata(&partial).is_ok_and(|m| m.len() >= 16 * MIB as u64)
     });

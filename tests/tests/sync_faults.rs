@@ -133,7 +133,19 @@ impl Rig {
 
     /// The center's partial file of an item (chunks written so far, at their offsets).
     fn partial(&self, hash: &str) -> PathBuf {
-        self.center.dir.join("data/blobs/partial").join(hash)
+        // one partial file per item and sending node: `<hash>.<node>`
+        let dir = self.center.dir.join("data/blobs/partial");
+        std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{hash}.")))
+            })
+            .unwrap_or_else(|| dir.join(format!("{hash}.absent")))
     }
 
     fn partial_len(&self, hash: &str) -> u64 {
