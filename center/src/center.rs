@@ -401,47 +401,41 @@ impl Center {
             tx.commit()?;
             return Err(e);
         }
-        let hex = blake3::Hash::from_bytes(r.hash).to_hex();
         let mut tx = self.journal.begin();
-        let at = match self.item(&r.hash)? {
+        // the record as it now stands, and the custody entry it earns (none when this
+        // node already held the item)
+        let (record, custody) = match self.item(&r.hash)? {
+            Some(known) if known.holders.contains(&peer.node) => (known, None),
             Some(mut known) => {
-                if !known.holders.contains(&peer.node) {
-                    known.holders.push(peer.node.clone());
-                    tx.put_record(ITEMS, &r.hash, &known)?;
-                    crate::projection::on_item(self, &mut tx, &known)?;
-                    tx.audit(
-                        &peer.node,
-                        Action::VerifiedAtCenter,
-                        format!("item:{hex}"),
-                        json!({"also_held_by": peer.node, "proof": "upload", "size": r.size}),
-                        &[r.hash],
-                    )?;
-                }
-                known.verified_at
+                known.holders.push(peer.node.clone());
+                let detail = json!({"also_held_by": peer.node, "proof": "upload", "size": r.size});
+                (known, Some(detail))
             }
             None => {
-                let at = now_ms();
                 let record = CenterItem {
                     item: offer.item.clone(),
                     origin: peer.node.clone(),
-                    verified_at: at,
+                    verified_at: now_ms(),
                     holders: vec![peer.node.clone()],
                 };
-                tx.put_record(ITEMS, &r.hash, &record)?;
-                crate::projection::on_item(self, &mut tx, &record)?;
-                tx.audit(
-                    &peer.node,
-                    Action::VerifiedAtCenter,
-                    format!("item:{hex}"),
-                    json!({"size": r.size, "chunks": r.chunks(), "from": peer.node}),
-                    &[r.hash],
-                )?;
-                at
+                let detail = json!({"size": r.size, "chunks": r.chunks(), "from": peer.node});
+                (record, Some(detail))
             }
         };
+        if let Some(detail) = custody {
+            tx.put_record(ITEMS, &r.hash, &record)?;
+            crate::projection::on_item(self, &mut tx, &record)?;
+            tx.audit(
+                &peer.node,
+                Action::VerifiedAtCenter,
+                Subject::Item(r.hash.into()),
+                detail,
+                &[r.hash],
+            )?;
+        }
         tx.delete(PARTIAL, &key)?;
         tx.commit()?;
-        Ok(at)
+        Ok(record.verified_at)
     }
 
     // ----- peers -----
