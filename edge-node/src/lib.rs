@@ -16,6 +16,7 @@
 //! - [`dock`] — dock watch for collection workstations: several cameras at once.
 //!   [`dock::progress`] keeps what each docked camera's ingest has done and has left.
 //! - [`status`] — the archive keeper's view: queue and compliance findings.
+//! - [`tls`] — the edge's mutual-TLS QUIC client config (uplink, tests, benchmarks).
 //! - [`uplink`] — sync with the center over mutually authenticated QUIC.
 //! - [`service`] — the running node: owns the store, serves every command,
 //!   stops in order within a deadline.
@@ -37,4 +38,5 @@ pub mod schema;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod tls;
 pub mod uplink;

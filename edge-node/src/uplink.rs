@@ -178,38 +178,16 @@ fn client_config(edge: &Edge, link: &CenterLink) -> Result<quinn::ClientConfig> 
             p.to_path_buf()
         }
     };
-    let certs = jilu_certs::pem::load_certs(abs(&link.cert))?;
-    let key = jilu_certs::pem::load_private_key(abs(&link.key))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in jilu_certs::pem::load_certs(abs(&link.ca))? {
-        roots
-            .add(ca)
-            .with_context(|| format!("{} is not a usable CA certificate", link.ca.display()))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| anyhow!("TLS 1.3: {e}"))?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(certs, key)
-        .map_err(|e| anyhow!("{} / {}: {e}", link.cert.display(), link.key.display()))?;
-    // a full handshake every time, so the center checks revocation every time
-    tls.resumption = rustls::client::Resumption::disabled();
-    tls.enable_early_data = false;
-    tls.alpn_protocols = vec![jilu_common::wire::ALPN.to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .map_err(|e| anyhow!("QUIC TLS config: {e}"))?;
-    let mut cc = quinn::ClientConfig::new(Arc::new(quic));
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_millis(link.keepalive_ms.max(100))));
-    t.max_idle_timeout(
-        Duration::from_millis(link.idle_timeout_ms.max(500))
-            .try_into()
-            .ok(),
-    );
-    t.max_concurrent_uni_streams(0u8.into());
-    cc.transport_config(Arc::new(t));
-    Ok(cc)
+    let (cert, key, ca) = (abs(&link.cert), abs(&link.key), abs(&link.ca));
+    crate::tls::client_config(
+        crate::tls::EdgeFiles {
+            cert: &cert,
+            key: &key,
+            ca: &ca,
+        },
+        Duration::from_millis(link.keepalive_ms.max(100)),
+        Duration::from_millis(link.idle_timeout_ms.max(500)),
+    )
 }
 
 /// Runs sync until `cancel`; with `once`, until nothing is left to send, or until

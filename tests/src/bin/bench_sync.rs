@@ -495,28 +495,20 @@ fn center_transport() -> quinn::TransportConfig {
 /// The edge's client config, as `edge-node/src/uplink.rs` builds it (defaults of
 /// `[center]`: keep-alive 2000 ms, idle 8000 ms).
 fn edge_client(certs: &Path, node: &str) -> Result<quinn::ClientConfig> {
-    let chain = jilu_certs::pem::load_certs(certs.join(format!("{node}.pem")))?;
-    let key = jilu_certs::pem::load_private_key(certs.join(format!("{node}.key")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in jilu_certs::pem::load_certs(certs.join("ca.pem"))? {
-        roots.add(ca)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?;
-    tls.resumption = rustls::client::Resumption::disabled();
-    tls.enable_early_data = false;
-    tls.alpn_protocols = vec![jilu_common::wire::ALPN.to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
-    let mut cc = quinn::ClientConfig::new(Arc::new(quic));
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_millis(2000)));
-    t.max_idle_timeout(Duration::from_millis(8000).try_into().ok());
-    t.max_concurrent_uni_streams(0u8.into());
-    cc.transport_config(Arc::new(t));
-    Ok(cc)
+    let (cert, key) = (
+        certs.join(format!("{node}.pem")),
+        certs.join(format!("{node}.key")),
+    );
+    let files = edge_node::tls::EdgeFiles {
+        cert: &cert,
+        key: &key,
+        ca: &certs.join("ca.pem"),
+    };
+    edge_node::tls::client_config(
+        files,
+        Duration::from_millis(2000),
+        Duration::from_millis(8000),
+    )
 }
 
 fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
