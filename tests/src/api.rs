@@ -210,23 +210,7 @@ pub fn staff(center: &Center, county: &str) -> std::collections::BTreeMap<&'stat
 /// A county office (410422, camera cam-01 out to officer 1001) with activity A-1
 /// (matter 1, 09:00 to 10:00 on 2026-11-20), linked to `center`.
 pub fn office_with_a1(ca: &crate::cluster::Ca, center: &Center) -> crate::Edge {
-    let edge = crate::Edge::office("410422", 0);
-    edge.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "A-1",
-        "--matter",
-        "1",
-        "--place",
-        "某企业",
-        "--officer",
-        "1001",
-        "--arrival",
-        "2026-11-20T09:00:00Z",
-        "--departure",
-        "2026-11-20T10:00:00Z",
-    ]);
+    let edge = crate::Edge::office_with_a1("410422");
     edge.link(ca, center, "410422", "");
     edge
 }

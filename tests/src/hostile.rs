@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -15,7 +14,7 @@ use jilu_common::automerge::AutoCommit;
 use jilu_common::chunk_tree::{TreeHasher, CHUNK_SIZE};
 use jilu_common::codec::{self, MAX_FRAME};
 use jilu_common::item::Item;
-use jilu_common::wire::{Offer, Request, Response, ALPN, PROTOCOL_VERSION};
+use jilu_common::wire::{Offer, Request, Response, PROTOCOL_VERSION};
 use serde_json::Value;
 
 use std::time::Instant;
@@ -50,29 +49,17 @@ pub struct Stream {
 /// The client config of an edge (mTLS, no resumption, no 0-RTT), from the
 /// certificate folder `certs issue` wrote.
 pub fn client_config(certs: &Path, node: &str) -> Result<quinn::ClientConfig> {
-    let chain = jilu_certs::pem::load_certs(certs.join(format!("{node}.pem")))?;
-    let key = jilu_certs::pem::load_private_key(certs.join(format!("{node}.key")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in jilu_certs::pem::load_certs(certs.join("ca.pem"))? {
-        roots.add(ca)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?;
-    tls.resumption = rustls::client::Resumption::disabled();
-    tls.enable_early_data = false;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
-    let mut cc = quinn::ClientConfig::new(Arc::new(quic));
-    let mut t = quinn::TransportConfig::default();
+    let (cert, key) = (
+        certs.join(format!("{node}.pem")),
+        certs.join(format!("{node}.key")),
+    );
+    let files = edge_node::tls::EdgeFiles {
+        cert: &cert,
+        key: &key,
+        ca: &certs.join("ca.pem"),
+    };
     // answers keep-alives like any edge: a silent peer is silent at the application level
-    t.keep_alive_interval(Some(Duration::from_millis(500)));
-    t.max_idle_timeout(Duration::from_secs(120).try_into().ok());
-    t.max_concurrent_uni_streams(0u8.into());
-    cc.transport_config(Arc::new(t));
-    Ok(cc)
+    edge_node::tls::client_config(files, Duration::from_millis(500), Duration::from_secs(120))
 }
 
 /// Issues a certificate for `node` of `county` (role edge).
@@ -351,33 +338,12 @@ pub struct City {
     pub seed: u64,
 }
 
-pub fn office(county: &str) -> Edge {
-    let e = Edge::office(county, 0);
-    e.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "A-1",
-        "--matter",
-        "1",
-        "--place",
-        "某企业",
-        "--officer",
-        "1001",
-        "--arrival",
-        "2026-11-20T09:00:00Z",
-        "--departure",
-        "2026-11-20T10:00:00Z",
-    ]);
-    e
-}
-
 impl City {
     pub fn new(limits: &str) -> City {
         let root = tempfile::tempdir().expect("hostile fixture");
         let ca = Ca::new(root.path());
         let center = Center::start_with(root.path(), &ca, limits, true);
-        let owner = office(OWNER);
+        let owner = Edge::office_with_a1(OWNER);
         owner.link(&ca, &center, OWNER, "");
         let certs = issue(&ca, HNODE, HOSTILE);
         City {

@@ -145,6 +145,34 @@ impl Edge {
 
     /// Registers body camera `id` and checks it out to officer `1001` (who must
     /// exist, as in [`Edge::office`]), so a docked folder of it can be ingested.
+    /// An office (see [`Edge::office`]) with activity A-1 (see [`Edge::new_activity`]).
+    pub fn office_with_a1(county: &str) -> Edge {
+        let e = Edge::office(county, 0);
+        e.new_activity("A-1");
+        e
+    }
+
+    /// Records activity `id`: matter 1 at 某企业, officer 1001, 09:00 to 10:00 on
+    /// 2026-11-20 (UTC).
+    pub fn new_activity(&self, id: &str) {
+        self.ok(&[
+            "activity",
+            "new",
+            "--id",
+            id,
+            "--matter",
+            "1",
+            "--place",
+            "某企业",
+            "--officer",
+            "1001",
+            "--arrival",
+            "2026-11-20T09:00:00Z",
+            "--departure",
+            "2026-11-20T10:00:00Z",
+        ]);
+    }
+
     pub fn add_camera(&self, id: &str) {
         self.ok(&[
             "device",

@@ -68,19 +68,9 @@ fn assert_contains(got: &Value, want: &Value, at: &str) {
 }
 
 fn edge(dir: &Path, args: &[&str]) -> Vec<Value> {
-    let out = Command::new(binary("edge-node"))
-        .env("JILU_EDGE_DIR", dir)
-        .env("JILU_LOG", "error")
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "edge-node {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lines(&String::from_utf8_lossy(&out.stdout))
+    let mut c = Command::new(binary("edge-node"));
+    c.env("JILU_EDGE_DIR", dir);
+    lines(&json_out(c, "edge-node", args))
 }
 
 fn center(dir: &Path, args: &[&str]) -> Vec<Value> {
@@ -88,9 +78,14 @@ fn center(dir: &Path, args: &[&str]) -> Vec<Value> {
 }
 
 fn center_text(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(binary("center"))
-        .arg("--config")
-        .arg(dir.join("center.toml"))
+    let mut c = Command::new(binary("center"));
+    c.arg("--config").arg(dir.join("center.toml"));
+    json_out(c, "center", args)
+}
+
+/// What `cmd --json ARGS` prints; it must succeed.
+fn json_out(mut cmd: Command, name: &str, args: &[&str]) -> String {
+    let out = cmd
         .env("JILU_LOG", "error")
         .arg("--json")
         .args(args)
@@ -98,7 +93,7 @@ fn center_text(dir: &Path, args: &[&str]) -> String {
         .unwrap();
     assert!(
         out.status.success(),
-        "center {args:?}: {}",
+        "{name} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -9,34 +9,13 @@ use jilu_tests::{random_file, sample, Edge};
 
 const MIB: usize = 1 << 20;
 
-fn office_with_activity(county: &str) -> Edge {
-    let e = Edge::office(county, 0);
-    e.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "A-1",
-        "--matter",
-        "1",
-        "--place",
-        "某企业",
-        "--officer",
-        "1001",
-        "--arrival",
-        "2026-11-20T09:00:00Z",
-        "--departure",
-        "2026-11-20T10:00:00Z",
-    ]);
-    e
-}
-
 #[test]
 fn two_counties_sync_and_decisions_flow_back() {
     let root = tempfile::tempdir().unwrap();
     let ca = Ca::new(root.path());
     let center = Center::start(root.path(), &ca);
-    let a = office_with_activity("410422");
-    let b = office_with_activity("410423");
+    let a = Edge::office_with_a1("410422");
+    let b = Edge::office_with_a1("410423");
     a.link(&ca, &center, "410422", "");
     b.link(&ca, &center, "410423", "");
     let fa = random_file(a.tmp.path(), "a.bin", 3 * MIB + 5, 1);
@@ -142,7 +121,7 @@ fn a_node_writes_only_what_it_owns() {
     let ca = Ca::new(root.path());
     let center = Center::start(root.path(), &ca);
     // an edge whose configuration claims county 410499 but whose certificate says 410422
-    let liar = office_with_activity("410499");
+    let liar = Edge::office_with_a1("410499");
     let f = random_file(liar.tmp.path(), "x.bin", MIB, 3);
     liar.ok(&["ingest", f.to_str().unwrap(), "--device", "cam-01"]);
     liar.link(&ca, &center, "410422", "");
@@ -170,7 +149,7 @@ fn a_node_writes_only_what_it_owns() {
     let audit = center.run(&["audit-verify"]);
     assert!(audit.status.success());
     // an honest edge of 410422 editing the city's catalogue is refused, its own documents still merge
-    let honest = office_with_activity("410422");
+    let honest = Edge::office_with_a1("410422");
     honest.ok(&[
         "matter",
         "set",

@@ -352,25 +352,6 @@ fn show(s: &ProxyStats) -> String {
     )
 }
 
-fn new_activity(edge: &Edge, id: &str) {
-    edge.ok(&[
-        "activity",
-        "new",
-        "--id",
-        id,
-        "--matter",
-        "1",
-        "--place",
-        "某企业",
-        "--officer",
-        "1001",
-        "--arrival",
-        "2026-11-20T09:00:00Z",
-        "--departure",
-        "2026-11-20T10:00:00Z",
-    ]);
-}
-
 // ---------------------------------------------------------------------------------
 
 /// ~24 MiB in five items and an activity document over a link that loses 10%,
@@ -388,7 +369,7 @@ fn lossy_link_delivers_everything_intact() {
         cycle: None,
     };
     let rig = Rig::new("lossy", faults, seed(0x1055), "");
-    new_activity(&rig.edge, "A-1");
+    rig.edge.new_activity("A-1");
     let sizes = [8 * MIB + 3, 6 * MIB, 5 * MIB + 777, 3 * MIB, 2 * MIB - 1];
     let hashes: Vec<String> = sizes
         .iter()
@@ -624,7 +605,7 @@ fn center_killed_mid_transfer_resumes() {
         seed(0xC0FE),
         "bandwidth_bytes_per_sec = 16777216",
     );
-    new_activity(&rig.edge, "A-3");
+    rig.edge.new_activity("A-3");
     let size = 48 * MIB + 99;
     let hash = rig.ingest("center-kill.bin", size, 31, Some("A-3"));
     let mut sync = rig.spawn_sync();
@@ -705,7 +686,7 @@ fn edge_killed_mid_transfer_resumes() {
         seed(0xED6E),
         "bandwidth_bytes_per_sec = 16777216",
     );
-    new_activity(&rig.edge, "A-4");
+    rig.edge.new_activity("A-4");
     let size = 40 * MIB + 5;
     let hash = rig.ingest("edge-kill.bin", size, 41, Some("A-4"));
     let small = rig.ingest("edge-kill-small.bin", 3 * MIB, 42, None);
