@@ -293,6 +293,7 @@ pub fn find<'a>(values: &'a [Value], key: &str, want: &str) -> Option<&'a Value>
 pub mod api;
 pub mod bench;
 pub mod cluster;
+pub mod compose;
 pub mod doc_fixture;
 pub mod fault_proxy;
 pub mod hostile;
