@@ -129,8 +129,11 @@ impl Store {
         } else {
             Vec::new()
         };
+        // read-only, a store of an older build may lack the newer families (the
+        // first read-write open creates them): open what it has
+        let adds = mode == Mode::ReadWrite || !exists;
         for f in BASE.iter().chain(fixed) {
-            if !names.iter().any(|n| n == f) {
+            if adds && !names.iter().any(|n| n == f) {
                 names.push(f.to_string());
             }
         }
