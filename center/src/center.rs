@@ -182,8 +182,7 @@ impl Center {
     /// documents that differ in it, and how far it was compared. A page that
     /// breaks the rules is refused with the reason.
     pub fn answer_page(&self, peer: &Identity, page: &HeadsPage) -> Result<Answer> {
-        doc_summary::check_page(page, &peer.county)
-            .map_err(|e| anyhow!("a heads page is refused: {e}"))?;
+        doc_summary::check_page(page).map_err(|e| anyhow!("a heads page is refused: {e}"))?;
         let mine = heads::docs_after(
             &self.journal.store,
             &peer.county,
@@ -191,7 +190,7 @@ impl Center {
             page.after.as_deref(),
             doc_summary::MAX_PAGE_DOCS + page.docs.len(),
         )?;
-        Ok(doc_summary::answer(page, &mine))
+        Ok(doc_summary::answer(page, &mine, &peer.county))
     }
 
     /// One step of the Automerge sync protocol for `name` with `peer`: merges what

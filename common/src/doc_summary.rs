@@ -142,8 +142,8 @@ pub enum PageError {
     /// more documents than one page may hold
     #[error("a page holds {0} documents, more than {MAX_PAGE_DOCS}")]
     TooMany(usize),
-    /// a name outside the grammar, or one the peer does not see
-    #[error("a page names a document that is not one of the county's: {0}")]
+    /// a name outside the grammar
+    #[error("a page names something that is not a document name: {0}")]
     Name(String),
     /// a document in a bucket the page does not cover
     #[error("a page lists a document outside its buckets")]
@@ -174,8 +174,10 @@ pub fn page(buckets: &[u16], after: Option<&str>, mut docs: Vec<DocDigest>) -> H
     }
 }
 
-/// Checks a page a node of `county` sent, before anything is read for it.
-pub fn check_page(p: &HeadsPage, county: &str) -> Result<(), PageError> {
+/// Checks a page before anything is read for it. Documents the sender's county
+/// does not see are not refused here (an edge configured for another county than
+/// its certificate's lists them): [`answer`] leaves them out.
+pub fn check_page(p: &HeadsPage) -> Result<(), PageError> {
     if p.buckets.is_empty()
         || p.buckets.len() > BUCKETS as usize
         || p.buckets.windows(2).any(|w| w[0] >= w[1])
@@ -192,9 +194,8 @@ pub fn check_page(p: &HeadsPage, county: &str) -> Result<(), PageError> {
     let covered = |name: &str| p.buckets.binary_search(&bucket(name)).is_ok();
     let named = |name: &str| {
         DocName::parse(name)
-            .ok()
-            .filter(|_| sync::visible_to(name, county))
-            .ok_or_else(|| PageError::Name(crate::log_escape::escape(name)))
+            .map(|_| ())
+            .map_err(|_| PageError::Name(crate::log_escape::escape(name)))
     };
     if let Some(a) = &p.after {
         named(a)?;
@@ -225,11 +226,13 @@ pub struct Answer {
     pub through: Option<String>,
 }
 
-/// Compares a (checked) page with `mine`: the receiver's documents of the page's
-/// buckets after `page.after`, in key order — all of them up to the page's last
-/// document (to the end if the page is the last), or at least
-/// [`MAX_PAGE_DOCS`] + `page.docs.len()` of them: the answer never looks further.
-pub fn answer(page: &HeadsPage, mine: &[DocDigest]) -> Answer {
+/// Compares a (checked) page from a node of `county` with `mine`: the
+/// receiver's documents of the page's buckets after `page.after` that `county`
+/// sees, in key order — all of them up to the page's last document (to the end if
+/// the page is the last), or at least [`MAX_PAGE_DOCS`] + `page.docs.len()` of
+/// them: the answer never looks further. The page's documents that `county` does
+/// not see are left out (they are neither compared nor named).
+pub fn answer(page: &HeadsPage, mine: &[DocDigest], county: &str) -> Answer {
     // the page describes the sender's documents up to `reach` (None: the end)
     let reach = if page.last {
         None
@@ -237,7 +240,11 @@ pub fn answer(page: &HeadsPage, mine: &[DocDigest]) -> Answer {
         page.docs.last().map(|d| d.name.as_str())
     };
     let within = |name: &str| reach.is_none_or(|r| key_order(name, r) != Ordering::Greater);
-    let (mut theirs, mut ours) = (page.docs.iter().peekable(), mine.iter().peekable());
+    let seen = |d: &&DocDigest| sync::visible_to(&d.name, county);
+    let (mut theirs, mut ours) = (
+        page.docs.iter().filter(seen).peekable(),
+        mine.iter().peekable(),
+    );
     let mut names = Vec::new();
     loop {
         if names.len() == MAX_PAGE_DOCS {
@@ -369,11 +376,12 @@ mod tests {
                 crate::wire::Request::HeadsPage(p) => *p,
                 other => panic!("{other:?}"),
             };
-            check_page(&p2, COUNTY).unwrap();
+            check_page(&p2).unwrap();
             let limit = MAX_PAGE_DOCS + p2.docs.len();
             let a = answer(
                 &p2,
                 &docs_after(center, &p2.buckets, p2.after.as_deref(), limit),
+                COUNTY,
             );
             trips += 1;
             assert!(a.names.len() <= MAX_PAGE_DOCS);
@@ -535,11 +543,11 @@ mod tests {
             docs: docs.clone(),
             last: true,
         };
-        assert_eq!(check_page(&good, COUNTY), Ok(()));
+        assert_eq!(check_page(&good), Ok(()));
         let with = |f: &dyn Fn(&mut HeadsPage)| {
             let mut p = good.clone();
             f(&mut p);
-            check_page(&p, COUNTY)
+            check_page(&p)
         };
         assert_eq!(with(&|p| p.buckets.clear()), Err(PageError::BucketList));
         assert_eq!(with(&|p| p.buckets.reverse()), Err(PageError::BucketList));
@@ -560,10 +568,23 @@ mod tests {
             with(&|p| p.buckets.retain(|&b| b != bucket(&p.docs[3].name))),
             Err(PageError::OutsideBuckets)
         );
-        assert!(matches!(
-            with(&|p| p.docs[0].name = "activity/410499/A-1".into()),
-            Err(PageError::Name(_))
-        ));
+        // another county's document is no reason to refuse, but it is not answered
+        let mut other = good.clone();
+        other
+            .docs
+            .retain(|d| bucket(&d.name) != bucket("activity/410499/A-1"));
+        other.docs.push(DocDigest {
+            name: "activity/410499/A-1".into(),
+            digest: [1; 32],
+        });
+        other.docs.sort_by(|a, b| key_order(&a.name, &b.name));
+        other.buckets.push(bucket("activity/410499/A-1"));
+        other.buckets.sort();
+        other.buckets.dedup();
+        assert_eq!(check_page(&other), Ok(()));
+        let a = answer(&other, &[], COUNTY);
+        assert_eq!(a.names.len(), other.docs.len() - 1);
+        assert!(!a.names.iter().any(|n| n.contains("410499")));
         assert!(matches!(
             with(&|p| p.docs[0].name = "activity/410422/\n".into()),
             Err(PageError::Name(_))

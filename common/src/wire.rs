@@ -47,8 +47,9 @@
 //! 3. `DocSync` for each name (the Automerge sync protocol), then `DocsDone`.
 //!
 //! A page that breaks its rules (unordered, outside its buckets, over the limit,
-//! a name the county does not see), and any control frame that is over the frame
-//! limit or does not decode, is answered `Refused` with the reason.
+//! a name outside the grammar), and any control frame that is over the frame
+//! limit or does not decode, is answered `Refused` with the reason. Documents the
+//! sender's county does not see are left out of the answer, not refused.
 
 use serde::{Deserialize, Serialize};
 

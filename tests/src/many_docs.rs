@@ -47,3 +47,27 @@ pub fn write_activities(dir: &Path, county: &str, from: usize, to: usize) -> Res
     }
     Ok(())
 }
+
+/// Copies the edge's documents `names` byte for byte into the store of the
+/// center configured by `center_toml` (which must not be running), as if an
+/// earlier sync had brought them: the same heads on both sides, indexed and
+/// projected as a merge would.
+pub fn copy_to_center(edge_dir: &Path, center_toml: &Path, names: &[String]) -> Result<()> {
+    let e = edge_node::edge::Edge::open(edge_dir, Mode::ReadOnly)?;
+    let cfg = center::config::CenterConfig::load(center_toml)?;
+    let c = center::center::Center::open(cfg, Mode::ReadWrite)?;
+    for chunk in names.chunks(1000) {
+        let mut tx = c.journal.begin();
+        for name in chunk {
+            let bytes = e
+                .store
+                .get(edge_node::store::DOCS, name.as_bytes())?
+                .ok_or_else(|| anyhow::anyhow!("the edge holds no {name}"))?;
+            let mut d = jilu_common::automerge::AutoCommit::load(&bytes)?;
+            tx.put_doc(name, &mut d)?;
+            center::projection::on_doc(&c, &mut tx, name, &d)?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -71,6 +71,14 @@ fn one_size(a: &Args, work: &Path, n: usize, rows: &mut Vec<Row>) -> Result<Valu
         .filter(|l| l.contains("control round trip"))
         .collect();
     let same = trips.len() == 1 && trips[0].contains("Summary → Same");
+    note(
+        a,
+        &format!(
+            "docs: {n} documents, second sync {:.2} s, {} round trip(s)",
+            second.as_secs_f64(),
+            trips.len()
+        ),
+    );
     // the center holds every document, as read from its documents themselves
     // (`center docs`), not from the index the exchange used
     let at_center = center
