@@ -57,12 +57,13 @@ use crate::item::Item;
 use crate::time::Millis;
 
 /// Bumped on any incompatible change; a center refuses other versions by name.
-/// Version 2: proof of possession (`Prove`/`Proof`). Version 3: the heads of
-/// every document in one `Heads` frame gave way to a summary and pages
-/// (`Summary`, `HeadsPage`; `Same`, `Buckets`, `Differ` with `through`).
-/// `Hello`, `Welcome` and `Refused` keep their places, so an edge of another
-/// version is told why it is refused.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Version 2: proof of possession (`Prove`/`Proof`).
+/// Version 3: an `Item`'s hash travels as 32 bytes, not as 64 hex digits.
+/// Version 4: the heads of every document in one `Heads` frame gave way to a
+/// summary and pages (`Summary`, `HeadsPage`; `Same`, `Buckets`, `Differ` with
+/// `through`). `Hello`, `Welcome` and `Refused` keep their places, so an edge of
+/// another version is told why it is refused.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// ALPN protocol id on the QUIC handshake.
 pub const ALPN: &[u8] = b"jilu/1";
