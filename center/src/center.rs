@@ -4,7 +4,7 @@
 //! ([`crate::session`]) only move frames; they call these (off the reactor).
 
 use jilu_common::subject::Subject;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,12 +14,14 @@ use jilu_certs::identity::Identity;
 use jilu_common::activity::{Activity, ApprovalState, Hold};
 use jilu_common::audit::Action;
 use jilu_common::doc_name::DocName;
+use jilu_common::doc_summary::{self, Answer};
 use jilu_common::log_escape::escape;
 use jilu_common::time::Millis;
 use jilu_common::transfer::{decode_bits, encode_bits, Receiver};
-use jilu_common::wire::{DocHeads, Offer};
+use jilu_common::wire::{HeadsPage, Offer};
 use jilu_common::{doc, sync};
 use jilu_store::db::{self, Mode, Store};
+use jilu_store::heads;
 use jilu_store::journal::{now_ms, Journal};
 use serde_json::json;
 
@@ -112,20 +114,11 @@ impl std::fmt::Debug for Center {
 }
 
 fn open_store(dir: &Path, mode: Mode, create: bool) -> Result<Store> {
-    let path = dir.join("db");
-    // read-only, a store of an older build lacks the newer families: open what it has
-    let on_disk = match mode {
-        Mode::ReadOnly => {
-            rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap_or_default()
-        }
-        Mode::ReadWrite => Vec::new(),
-    };
-    let fixed: Vec<&str> = FIXED
-        .iter()
-        .copied()
-        .filter(|f| mode == Mode::ReadWrite || on_disk.iter().any(|n| n == f))
-        .collect();
-    let store = Store::open(&path, mode, create, &fixed, &|_| db::plain_options())?;
+    // read-only, a store of an older build lacks the newer families: Store opens
+    // what it has
+    let store = Store::open(&dir.join("db"), mode, create, &FIXED, &|_| {
+        db::plain_options()
+    })?;
     store.check_layout(crate::schema::LAYOUT, &crate::schema::migrate)?;
     Ok(store)
 }
@@ -177,29 +170,27 @@ impl Center {
 
     // ----- documents -----
 
-    /// Heads of every document visible to an edge of `county`.
-    pub fn heads_for(&self, county: &str) -> Result<BTreeMap<String, Vec<[u8; 32]>>> {
-        let mut out = BTreeMap::new();
-        for (k, v) in self.journal.store.scan(db::DOCS)? {
-            let name = String::from_utf8_lossy(&k).into_owned();
-            if !sync::visible_to(&name, county) {
-                continue;
-            }
-            let mut d = automerge::AutoCommit::load(&v)
-                .map_err(|e| anyhow!("document {name} is corrupt: {e}"))?;
-            out.insert(name, d.get_heads().into_iter().map(|h| h.0).collect());
-        }
-        Ok(out)
+    /// The summary of the documents an edge of `peer`'s county sees, from the
+    /// heads index ([`jilu_store::heads`]): `None` when its root is `root` (the
+    /// edge's), else the bucket digests.
+    pub fn summary_for(&self, peer: &Identity, root: &[u8; 32]) -> Result<Option<Vec<[u8; 32]>>> {
+        let mine = heads::visible_summary(&self.journal.store, &peer.county)?;
+        Ok((&mine.root() != root).then_some(mine.buckets))
     }
 
-    /// Names the edge and the center must sync: heads that differ, one side only.
-    pub fn differing(&self, peer: &Identity, edge: &[DocHeads]) -> Result<Vec<String>> {
-        let visible: Vec<DocHeads> = edge
-            .iter()
-            .filter(|d| sync::visible_to(&d.name, &peer.county))
-            .cloned()
-            .collect();
-        Ok(sync::differing(&visible, &self.heads_for(&peer.county)?))
+    /// Answers one page of the heads exchange ([`jilu_common::doc_summary`]): the
+    /// documents that differ in it, and how far it was compared. A page that
+    /// breaks the rules is refused with the reason.
+    pub fn answer_page(&self, peer: &Identity, page: &HeadsPage) -> Result<Answer> {
+        doc_summary::check_page(page).map_err(|e| anyhow!("a heads page is refused: {e}"))?;
+        let mine = heads::docs_after(
+            &self.journal.store,
+            &peer.county,
+            &page.buckets,
+            page.after.as_deref(),
+            doc_summary::MAX_PAGE_DOCS + page.docs.len(),
+        )?;
+        Ok(doc_summary::answer(page, &mine, &peer.county))
     }
 
     /// One step of the Automerge sync protocol for `name` with `peer`: merges what
@@ -284,6 +275,12 @@ impl Center {
             .sync()
             .generate_sync_message(&mut state)
             .map(|m| m.encode());
+        // a name the center holds no document under gets no sync state: asking for
+        // names is not a way to make the center store anything (nor, for a
+        // document still to come, a synced commit of nothing)
+        if !exists && merged == 0 {
+            return Ok(reply);
+        }
         let mut tx = self.journal.begin();
         if merged > 0 {
             tx.put_doc(name.as_str(), &mut doc)?;
@@ -299,11 +296,7 @@ impl Center {
                 self.usage.document_created(&peer.county);
             }
         }
-        // a name the center holds no document under gets no sync state: asking for
-        // names is not a way to make the center store anything
-        if exists || merged > 0 {
-            tx.put(SYNCSTATE, &key, &state.encode())?;
-        }
+        tx.put(SYNCSTATE, &key, &state.encode())?;
         tx.commit()?;
         Ok(reply)
     }

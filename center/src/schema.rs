@@ -17,6 +17,7 @@
 //! | `tokens`      | `h` ++ BLAKE3 of a token; `i` ++ token id | [`crate::accounts::Token`]; that hash  |
 //! | `grants`      | user ++ NUL ++ target           | [`crate::grants::Grant`] (the latest for that pair) |
 //! | `index`       | see [`crate::index::keys`]      | the projections of merged documents and items ([`crate::projection`]) |
+//! | `heads`       | see [`jilu_store::heads`]       | every document's and bucket's digest, written with each merge (the heads exchange) |
 //!
 //! Every record is versioned ([`jilu_common::record`]); records written before
 //! versions (bare JSON) are format 0 and read as the current shape. The store
@@ -25,6 +26,7 @@
 //! name, so two nodes never share a receive lock or a partial file); layout-0
 //! progress records are dropped (their nodes resend those chunks) and their files
 //! expire with every other orphaned partial.
+//! Layout 1 → 2: the `heads` index, rebuilt from every stored document once.
 
 use jilu_common::item::Item;
 use jilu_common::record::{Record, RecordError};
@@ -33,6 +35,7 @@ use jilu_store::db::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 pub use jilu_store::db::{AUDIT, CUSTODY, DOCS, META};
+pub use jilu_store::heads::HEADS;
 
 pub const ITEMS: &str = "items";
 pub const PARTIAL: &str = "partial";
@@ -43,14 +46,14 @@ pub const TOKENS: &str = "tokens";
 pub const GRANTS: &str = "grants";
 pub const INDEX: &str = "index";
 /// The center's own families (beside the store's base ones).
-pub const FIXED: [&str; 8] = [
-    ITEMS, PARTIAL, PEERS, SYNCSTATE, USERS, TOKENS, GRANTS, INDEX,
+pub const FIXED: [&str; 9] = [
+    ITEMS, PARTIAL, PEERS, SYNCSTATE, USERS, TOKENS, GRANTS, INDEX, HEADS,
 ];
 /// The same list, by the name the metrics use.
-pub const FAMILIES: [&str; 8] = FIXED;
+pub const FAMILIES: [&str; 9] = FIXED;
 
 /// This build's store layout (see the module doc for what changed).
-pub const LAYOUT: u32 = 1;
+pub const LAYOUT: u32 = 2;
 
 /// An item as the center holds it: the edge's record, who sent it, when verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,11 +138,19 @@ pub fn sync_state_key(node: &str, doc: &str) -> Vec<u8> {
     format!("{node}\u{0}{doc}").into_bytes()
 }
 
-/// Layout 0 → 1: drop the per-hash partial records (32-byte keys).
+/// Migrates a store of layout `found` to [`LAYOUT`], step by step.
 pub fn migrate(store: &Store, found: u32) -> Result<(), StoreError> {
-    if found >= 1 {
-        return Ok(());
+    if found < 1 {
+        drop_hash_partials(store)?;
     }
+    if found < 2 {
+        jilu_store::heads::migrate(store)?;
+    }
+    Ok(())
+}
+
+/// Layout 0 → 1: drop the per-hash partial records (32-byte keys).
+fn drop_hash_partials(store: &Store) -> Result<(), StoreError> {
     let old: Vec<Vec<u8>> = store
         .scan(PARTIAL)?
         .into_iter()

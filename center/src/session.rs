@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use jilu_certs::identity::Identity;
 use jilu_common::chunk_tree::CHUNK_SIZE;
-use jilu_common::codec::{self, MAX_FRAME};
+use jilu_common::codec::{self, CodecError, MAX_FRAME};
 use jilu_common::log_escape::escape;
 use jilu_common::transfer::Receiver;
 use jilu_common::wire::{Offer, Request, Response, PROTOCOL_VERSION};
@@ -235,15 +235,48 @@ async fn control(
         let req = match next(&mut rx, CONTROL_LIMIT, c.timeout).await {
             Ok(Some((req, _))) => req,
             Ok(None) => break,
+            // a frame over the limit or that does not decode: say why, then end
+            // (the stream is out of step with its frames)
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<CodecError>(),
+                    Some(CodecError::TooLarge(..) | CodecError::Malformed(_))
+                ) =>
+            {
+                let reason = format!("a control message is refused: {e:#}");
+                let _ = send(&mut tx, &Response::Refused { reason }).await;
+                let _ = tx.finish();
+                return Err(e);
+            }
             // a silent control stream is normal while items upload
             Err(_) if c.items.load(Ordering::Relaxed) > 0 => continue,
             Err(e) => return Err(e),
         };
         match req {
-            Request::Heads { docs } => {
+            Request::Summary { root } => {
                 let (c2, p) = (center.clone(), peer.clone());
-                let names = blocking(move || c2.differing(&p, &docs)).await?;
-                send(&mut tx, &Response::Differ { names }).await?;
+                let answer = match blocking(move || c2.summary_for(&p, &root)).await? {
+                    None => Response::Same,
+                    Some(digests) => Response::Buckets { digests },
+                };
+                send(&mut tx, &answer).await?;
+            }
+            Request::HeadsPage(page) => {
+                let (c2, p) = (center.clone(), peer.clone());
+                match blocking(move || c2.answer_page(&p, &page)).await {
+                    Ok(a) => {
+                        let answer = Response::Differ {
+                            names: a.names,
+                            through: a.through,
+                        };
+                        send(&mut tx, &answer).await?;
+                    }
+                    Err(e) => {
+                        let reason = escape(&format!("{e:#}"));
+                        refused(c, "heads page", 0, &reason).await;
+                        send(&mut tx, &Response::Refused { reason }).await?;
+                    }
+                }
             }
             Request::DocSync { name, message } => {
                 let (c2, p, n) = (center.clone(), peer.clone(), name.clone());

@@ -25,6 +25,7 @@
 //! - [`doc`] — typed records <-> Automerge documents.
 //! - [`fuzzing`] — entry points that feed arbitrary bytes to every decoder (fuzz/).
 //! - [`doc_name`] — [`doc_name::DocName`]: the one grammar of document names.
+//! - [`doc_summary`] — digests and pages of the heads exchange: which documents to sync.
 //! - [`doc_check`] — a document must decode as its kind before it is merged.
 //! - [`holder`] — what makes a node a holder of an item: upload, or proof of possession.
 //! - [`log_escape`] — peer-supplied text made safe (and short) for logs and audit.
@@ -45,6 +46,7 @@ pub mod compliance;
 pub mod doc;
 pub mod doc_check;
 pub mod doc_name;
+pub mod doc_summary;
 pub mod fuzzing;
 pub mod hash;
 pub mod holder;

@@ -7,14 +7,15 @@
 //! sends must be authored by its own actor (derived from its certificate's node
 //! name), so each change is attributable to the certificate that sent it.
 //!
-//! The machinery around these decisions is Jilu's own: all heads in one frame, the
-//! Automerge sync protocol only for documents that differ, per-peer sync state
+//! The machinery around these decisions is Jilu's own: a summary of every
+//! document's heads and pages of digests for what differs ([`crate::doc_summary`]),
+//! the Automerge sync protocol only for documents that differ, per-peer sync state
 //! stored beside the document, over the mTLS QUIC control stream. `samod` 0.16
 //! (automerge-repo for Rust, on automerge 0.12) was weighed for it and not taken:
 //! - transport: it speaks automerge-repo's own CBOR protocol (handshake, per-document
 //!   sync and announce messages) over any byte stream, so it could run on our QUIC
 //!   stream bound to the certificate's peer id, but it syncs each active document
-//!   on its own, with no one-frame heads comparison for thousands of unchanged ones;
+//!   on its own, with no summary comparison for thousands of unchanged ones;
 //! - authorization: its share policy grants read-only or read-write per document and
 //!   peer, and a writer's sync messages are applied straight into the document
 //!   ("permissions apply to the delivering connection, not the original change
@@ -33,12 +34,9 @@
 //! `State::new_read_only`), does not replace the refusal either: it ignores a peer's
 //! changes silently, where Jilu answers `Refused` and writes an audit entry.
 
-use std::collections::BTreeMap;
-
 use automerge::ActorId;
 
 use crate::doc_name::DocName;
-use crate::wire::DocHeads;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
@@ -107,34 +105,6 @@ pub fn check_changes(
         });
     }
     Ok(())
-}
-
-/// Names whose heads differ between `edge` and `center` (both sides' views of
-/// the documents visible to the edge), including ones only one side holds.
-pub fn differing(edge: &[DocHeads], center: &BTreeMap<String, Vec<[u8; 32]>>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for d in edge {
-        seen.insert(d.name.as_str());
-        let mut mine = d.heads.clone();
-        mine.sort_unstable();
-        let same = center.get(&d.name).is_some_and(|theirs| {
-            let mut t = theirs.clone();
-            t.sort_unstable();
-            t == mine
-        });
-        if !same {
-            out.push(d.name.clone());
-        }
-    }
-    for name in center.keys() {
-        if !seen.contains(name.as_str()) {
-            out.push(name.clone());
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
@@ -209,28 +179,5 @@ mod tests {
             check_changes("activity/1/A", "1", "edge-a", &me, &[me.clone(), other]),
             Err(Refusal::ForeignActor { .. })
         ));
-    }
-
-    #[test]
-    fn differing_finds_changed_and_one_sided_docs() {
-        let edge = vec![
-            DocHeads {
-                name: "a".into(),
-                heads: vec![[1; 32], [2; 32]],
-            },
-            DocHeads {
-                name: "b".into(),
-                heads: vec![[3; 32]],
-            },
-            DocHeads {
-                name: "c".into(),
-                heads: vec![[4; 32]],
-            },
-        ];
-        let mut center = BTreeMap::new();
-        center.insert("a".to_string(), vec![[2; 32], [1; 32]]); // same, other order
-        center.insert("b".to_string(), vec![[9; 32]]);
-        center.insert("d".to_string(), vec![[5; 32]]);
-        assert_eq!(differing(&edge, &center), vec!["b", "c", "d"]);
     }
 }

@@ -8,9 +8,11 @@
 //!   answers `Verified`.
 //! - **Resume after every cut.** The center remembers which verified chunks it holds
 //!   durably; a new offer of the same item is answered with only the missing ranges.
-//! - **One round trip for everything unchanged.** The edge lists every document's
-//!   Automerge heads in one frame; only documents whose heads differ run the Automerge
-//!   sync protocol.
+//! - **One small round trip for everything unchanged, at any number of
+//!   documents.** The edge sends one digest of all its documents' heads; the
+//!   center answers `Same`. Only when it differs are bucket digests and then
+//!   bounded pages of per-document digests exchanged (see *Documents* below), and
+//!   only documents whose heads differ run the Automerge sync protocol.
 //! - **Identity from the certificate.** No message carries who the sender is; the
 //!   center takes node, county and role from the client certificate.
 //! - **Bad input changes nothing.** Every frame is length-prefixed and size-limited
@@ -27,6 +29,27 @@
 //! stream: `Hello`/`Welcome`, then document sync. Each item travels on a
 //! bidirectional stream of its own: `Offer` → `Have`, `Chunk`s, `Done` → `Verified`
 //! or `Have` again (chunks still missing) or `Refused`.
+//!
+//! # Documents
+//! Which documents to sync is found from digests kept up to date as documents are
+//! written ([`crate::doc_summary`]; the index is `jilu_store::heads`), never by
+//! listing every document:
+//!
+//! 1. `Summary { root }` → `Same` (done: nothing differs), or `Buckets { digests }`,
+//!    the center's [`BUCKETS`](crate::doc_summary::BUCKETS) bucket digests (32 KiB).
+//! 2. The edge compares them with its own and pages through the buckets that
+//!    differ: `HeadsPage { buckets, after, docs, last }` carries its documents of
+//!    those buckets after `after` in key order, at most
+//!    [`MAX_PAGE_DOCS`](crate::doc_summary::MAX_PAGE_DOCS).
+//!    The center answers `Differ { names, through }`: the documents that differ or
+//!    that only one side holds, compared up to `through` (`None`: to the end). The
+//!    next page starts after `through`. Neither side keeps state between pages.
+//! 3. `DocSync` for each name (the Automerge sync protocol), then `DocsDone`.
+//!
+//! A page that breaks its rules (unordered, outside its buckets, over the limit,
+//! a name outside the grammar), and any control frame that is over the frame
+//! limit or does not decode, is answered `Refused` with the reason. Documents the
+//! sender's county does not see are left out of the answer, not refused.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,16 +59,33 @@ use crate::time::Millis;
 /// Bumped on any incompatible change; a center refuses other versions by name.
 /// Version 2: proof of possession (`Prove`/`Proof`).
 /// Version 3: an `Item`'s hash travels as 32 bytes, not as 64 hex digits.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Version 4: the heads of every document in one `Heads` frame gave way to a
+/// summary and pages (`Summary`, `HeadsPage`; `Same`, `Buckets`, `Differ` with
+/// `through`). `Hello`, `Welcome` and `Refused` keep their places, so an edge of
+/// another version is told why it is refused.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// ALPN protocol id on the QUIC handshake.
 pub const ALPN: &[u8] = b"jilu/1";
 
-/// Heads of one Automerge document.
+/// A document's digest: its name and heads ([`crate::doc_summary::doc_digest`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocHeads {
+pub struct DocDigest {
     pub name: String,
-    pub heads: Vec<[u8; 32]>,
+    pub digest: [u8; 32],
+}
+
+/// One page of the edge's document digests (see *Documents* above).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadsPage {
+    /// the buckets whose digests differ, in order; the same in every page
+    pub buckets: Vec<u16>,
+    /// the page starts after this document (in key order); `None`: at the start
+    pub after: Option<String>,
+    /// the edge's documents of `buckets` after `after`, in key order
+    pub docs: Vec<DocDigest>,
+    /// whether `docs` reach the end of the buckets
+    pub last: bool,
 }
 
 /// What an edge offers for upload.
@@ -67,9 +107,9 @@ pub enum Request {
         version: u16,
         software: String,
     },
-    /// every document the edge holds, with its heads
-    Heads {
-        docs: Vec<DocHeads>,
+    /// the root digest of every document the edge holds that its county sees
+    Summary {
+        root: [u8; 32],
     },
     /// an Automerge sync message for `name` (None: nothing more to send)
     DocSync {
@@ -96,6 +136,8 @@ pub enum Request {
     Proof {
         mac: [u8; 32],
     },
+    /// the edge's document digests in the buckets that differ, one page
+    HeadsPage(Box<HeadsPage>),
 }
 
 /// Center → edge.
@@ -109,8 +151,12 @@ pub enum Response {
     },
     /// the request was not accepted; `reason` says why in words for the operator
     Refused { reason: String },
-    /// documents whose heads differ or that only the center holds
-    Differ { names: Vec<String> },
+    /// answer to a [`HeadsPage`]: documents whose heads differ or that one side
+    /// only holds, compared up to `through` (`None`: to the end of the buckets)
+    Differ {
+        names: Vec<String>,
+        through: Option<String>,
+    },
     DocSync {
         name: String,
         message: Option<Vec<u8>>,
@@ -124,6 +170,11 @@ pub enum Response {
     /// the center holds the item already: prove possession of these chunks, keyed
     /// with `nonce` (see [`crate::holder`])
     Prove { nonce: [u8; 32], chunks: Vec<u64> },
+    /// answer to `Summary`: the center's documents for this county have the same
+    /// root digest; nothing to sync
+    Same,
+    /// answer to `Summary` when the roots differ: the center's bucket digests
+    Buckets { digests: Vec<[u8; 32]> },
 }
 
 impl Request {
@@ -131,7 +182,7 @@ impl Request {
     pub fn kind(&self) -> &'static str {
         match self {
             Request::Hello { .. } => "Hello",
-            Request::Heads { .. } => "Heads",
+            Request::Summary { .. } => "Summary",
             Request::DocSync { .. } => "DocSync",
             Request::DocsDone => "DocsDone",
             Request::Queue { .. } => "Queue",
@@ -139,6 +190,25 @@ impl Request {
             Request::Chunk { .. } => "Chunk",
             Request::Done => "Done",
             Request::Proof { .. } => "Proof",
+            Request::HeadsPage(_) => "HeadsPage",
+        }
+    }
+}
+
+impl Response {
+    /// The message's kind, for error lines (never its payload).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Welcome { .. } => "Welcome",
+            Response::Refused { .. } => "Refused",
+            Response::Differ { .. } => "Differ",
+            Response::DocSync { .. } => "DocSync",
+            Response::Have { .. } => "Have",
+            Response::ChunkRejected { .. } => "ChunkRejected",
+            Response::Verified { .. } => "Verified",
+            Response::Prove { .. } => "Prove",
+            Response::Same => "Same",
+            Response::Buckets { .. } => "Buckets",
         }
     }
 }
@@ -220,7 +290,7 @@ mod tests {
         #[derive(Serialize)]
         enum Before {
             _Hello,
-            _Heads,
+            _Summary,
             _DocSync,
             _DocsDone,
             _Queue,

@@ -65,7 +65,7 @@ fn write_seeds() {
     use jilu_common::audit::{Action, Entry};
     use jilu_common::codec;
     use jilu_common::item::Item;
-    use jilu_common::wire::{DocHeads, Offer, Request, Response, PROTOCOL_VERSION};
+    use jilu_common::wire::{DocDigest, HeadsPage, Offer, Request, Response, PROTOCOL_VERSION};
 
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let fixture = repo.join("tests/fixtures/store-v0/expected");
@@ -84,12 +84,7 @@ fn write_seeds() {
             version: PROTOCOL_VERSION,
             software: "edge-node 0.1.0".into(),
         },
-        Request::Heads {
-            docs: vec![DocHeads {
-                name: "activity/410422/A-410422-001".into(),
-                heads: vec![[7; 32]],
-            }],
-        },
+        Request::Summary { root: [7; 32] },
         Request::DocSync {
             name: "ledger/410422/2026-12".into(),
             message: Some(vec![0x42, 1, 2, 3]),
@@ -110,6 +105,17 @@ fn write_seeds() {
             data: vec![0xAB; 300],
         },
         Request::Done,
+        Request::HeadsPage(Box::new(HeadsPage {
+            buckets: vec![jilu_common::doc_summary::bucket(
+                "activity/410422/A-410422-001",
+            )],
+            after: None,
+            docs: vec![DocDigest {
+                name: "activity/410422/A-410422-001".into(),
+                digest: [7; 32],
+            }],
+            last: true,
+        })),
     ];
     for (i, r) in requests.iter().enumerate() {
         put(
@@ -130,6 +136,7 @@ fn write_seeds() {
         },
         Response::Differ {
             names: vec!["activity/410422/A-410422-001".into()],
+            through: None,
         },
         Response::Have {
             missing: vec![(0, 3), (7, 8)],
@@ -138,6 +145,10 @@ fn write_seeds() {
         Response::Verified {
             at: 1_796_168_415_513,
             center: "center-city".into(),
+        },
+        Response::Same,
+        Response::Buckets {
+            digests: vec![[3; 32]; jilu_common::doc_summary::BUCKETS as usize],
         },
     ];
     for (i, r) in responses.iter().enumerate() {

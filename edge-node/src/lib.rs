@@ -18,6 +18,8 @@
 //! - [`status`] — the archive keeper's view: queue and compliance findings.
 //! - [`tls`] — the edge's mutual-TLS QUIC client config (uplink, tests, benchmarks).
 //! - [`uplink`] — sync with the center over mutually authenticated QUIC.
+//! - [`doc_sync`] — the document part of a sync pass: the heads exchange, then
+//!   the Automerge sync of each document that differs.
 //! - [`service`] — the running node: owns the store, serves every command,
 //!   stops in order within a deadline.
 //! - [`control`] — the control socket that hands commands to the running node.
@@ -27,6 +29,7 @@ pub mod activities;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod doc_sync;
 pub mod dock;
 pub mod edge;
 pub mod evict;

@@ -12,6 +12,7 @@
 //! | `audit`            | sequence (u64 BE)            | [`Entry`](jilu_common::audit::Entry), the exact bytes hashed |
 //! | `custody`          | item hash ++ sequence        | (empty) index of an item's audit entries       |
 //! | `dock`             | source path                  | [`Seen`](crate::dock::Seen): what dock watch stored from it |
+//! | `heads`            | see [`jilu_store::heads`]    | every document's and bucket's digest, written with the document (the heads exchange) |
 //! | `chunks-YYYY-MM`   | ingest id ++ chunk (u32 BE)  | 1 MiB of footage, in BlobDB blob files (raw)   |
 //! | `chunks-YYYY-MM.N` | ingest id ++ chunk (u32 BE)  | the same, written by ingest lane N ≥ 1         |
 //!
@@ -33,11 +34,12 @@
 //! Every record is versioned ([`jilu_common::record`]): an older one is upgraded
 //! as it is read, a newer one refused by name. The store as a whole carries
 //! [`LAYOUT`], checked when it opens: a store of a newer layout is refused (see
-//! [`jilu_store::db::Store::check_layout`]).
+//! [`jilu_store::db::Store::check_layout`]), an older one migrated ([`migrate`]).
 
 use jilu_common::hash::Hash;
 
 pub use jilu_store::db::{AUDIT, CUSTODY, DOCS, META};
+pub use jilu_store::heads::HEADS;
 
 pub const ITEMS: &str = "items";
 pub const CVS: &str = "cvs";
@@ -47,8 +49,21 @@ pub const DOCK: &str = "dock";
 pub const CHUNKS_PREFIX: &str = "chunks-";
 
 /// This build's store layout. Layout 0 (stores from before layouts were
-/// numbered) has the same families and keys; its records are upgraded as read.
-pub const LAYOUT: u32 = 1;
+/// numbered) has the same families and keys as 1; its records are upgraded as
+/// read. Layout 2 added the `heads` index, rebuilt from the documents on open.
+pub const LAYOUT: u32 = 2;
+
+/// Migrates a store of layout `found` to [`LAYOUT`].
+pub fn migrate(
+    store: &jilu_store::db::Store,
+    found: u32,
+) -> Result<(), jilu_store::db::StoreError> {
+    // layout 0 → 1 changed no family or key
+    if found < 2 {
+        jilu_store::heads::migrate(store)?;
+    }
+    Ok(())
+}
 
 /// The footage family of `period`.
 pub fn footage_cf(period: &str) -> String {

@@ -32,8 +32,8 @@ pub use jilu_store::db::{
 };
 
 use crate::schema::CHUNKS_PREFIX;
-pub use crate::schema::{CVS, DOCK, ITEMS, PENDING};
-const FIXED: [&str; 4] = [ITEMS, CVS, PENDING, DOCK];
+pub use crate::schema::{CVS, DOCK, HEADS, ITEMS, PENDING};
+const FIXED: [&str; 5] = [ITEMS, CVS, PENDING, DOCK, HEADS];
 
 /// Memtable size of a footage column family. Each full memtable becomes one flush,
 /// and every flush ends with fdatasyncs (blob file, SST, MANIFEST), so bigger
@@ -104,8 +104,7 @@ fn cf_options(name: &str) -> Options {
 /// checks its layout ([`crate::schema::LAYOUT`]): a newer one is refused.
 pub fn open(path: &Path, mode: Mode, create: bool) -> Result<Store, StoreError> {
     let store = Store::open_with(path, mode, create, db_options(), &FIXED, &cf_options)?;
-    // layout 0 → 1 changed no family or key: nothing to migrate
-    store.check_layout(crate::schema::LAYOUT, &|_, _| Ok(()))?;
+    store.check_layout(crate::schema::LAYOUT, &crate::schema::migrate)?;
     Ok(store)
 }
 

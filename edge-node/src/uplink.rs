@@ -8,21 +8,19 @@
 //! the store and checked against its chaining value before it is sent: local
 //! corruption is reported as such and the item set aside, never sent or looped on.
 
-use jilu_common::subject::Subject;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use automerge::sync::{Message, State, SyncDoc};
 use jilu_common::audit::Action;
 use jilu_common::chunk_tree::verify_chunk;
 use jilu_common::codec::{self, MAX_FRAME};
 use jilu_common::hash::Hash;
 use jilu_common::schedule::{upload_order, Backoff, Candidate, TokenBucket};
+use jilu_common::time;
 use jilu_common::time::Millis;
-use jilu_common::wire::{from_ranges, DocHeads, Offer, Request, Response, PROTOCOL_VERSION};
-use jilu_common::{sync, time};
+use jilu_common::wire::{from_ranges, Offer, Request, Response, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -32,9 +30,7 @@ use crate::config::CenterLink;
 use crate::edge::{now_ms, Edge, ItemRecord, ItemTx};
 use crate::store::{self, chunk_key};
 
-use crate::schema::{
-    sync_state_key as state_key, CORRUPT_PREFIX, LINK_STATE as LINK_KEY, REFUSED_PREFIX,
-};
+use crate::schema::{CORRUPT_PREFIX, LINK_STATE as LINK_KEY, REFUSED_PREFIX};
 
 /// What `status` shows of the link. Every field has a default, so a field added
 /// later does not make stored copies unreadable.
@@ -159,7 +155,9 @@ impl Hooks {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| anyhow!("a store task failed: {e}"))?
@@ -407,7 +405,7 @@ async fn session(
             p.started += 1;
             pass = p.started;
         });
-        sync_docs(edge, &mut tx, &mut rx, report).await?;
+        crate::doc_sync::sync_docs(edge, &mut tx, &mut rx, report).await?;
         let queue = {
             let e = edge.clone();
             blocking(move || upload_queue(&e)).await?
@@ -439,161 +437,6 @@ async fn session(
         }
         upload(edge, link, &conn, queue, report, cancel).await?;
     }
-}
-
-async fn sync_docs(
-    edge: &Arc<Edge>,
-    tx: &mut quinn::SendStream,
-    rx: &mut quinn::RecvStream,
-    report: &Arc<Mutex<SyncReport>>,
-) -> Result<()> {
-    let e = edge.clone();
-    let docs: Vec<DocHeads> = blocking(move || {
-        let mut out = Vec::new();
-        for name in e.doc_names("")? {
-            if !sync::visible_to(&name, &e.cfg.county) {
-                continue;
-            }
-            if let Some(mut d) = e.load_doc(&name)? {
-                out.push(DocHeads {
-                    name,
-                    heads: d.get_heads().into_iter().map(|h| h.0).collect(),
-                });
-            }
-        }
-        Ok(out)
-    })
-    .await?;
-    let held = docs.len();
-    codec::write(tx, &Request::Heads { docs }).await?;
-    let names = match codec::read::<Response, _>(rx, MAX_FRAME).await? {
-        Some(Response::Differ { names }) => names,
-        other => bail!("unexpected answer to heads: {other:?}"),
-    };
-    // one line per request/answer pair on the control stream (the benchmark
-    // counts them: unchanged documents must take this one round trip only)
-    debug!(
-        docs = held,
-        differ = names.len(),
-        "control round trip: Heads → Differ"
-    );
-    for name in names {
-        if !sync::visible_to(&name, &edge.cfg.county) {
-            continue;
-        }
-        let e = edge.clone();
-        let n = name.clone();
-        let (mut doc, mut state) = blocking(move || {
-            let d = e.load_or_new_doc(&n)?;
-            let st = match e.store.get(store::META, &state_key(&n))? {
-                Some(b) => State::decode(&b).unwrap_or_else(|_| State::new()),
-                None => State::new(),
-            };
-            Ok((d, st))
-        })
-        .await?;
-        let before = doc.get_heads();
-        let mut refused = None;
-        for _round in 0..64 {
-            let msg = doc
-                .sync()
-                .generate_sync_message(&mut state)
-                .map(|m| m.encode());
-            // In sync: nothing left to send, and the center's last message showed
-            // exactly our heads. Waiting for the center to fall silent as well did
-            // not work: it rebuilds its sync state from the shared heads at every
-            // message, so it always answers something, and every document that
-            // differed ran to the 64-round cap (a synced commit at the center per
-            // round: ~30 ms a document, minutes for a first sync of thousands).
-            if msg.is_none() && same_heads(state.their_heads.as_deref(), doc.get_heads()) {
-                break;
-            }
-            let sent_something = msg.is_some();
-            codec::write(
-                tx,
-                &Request::DocSync {
-                    name: name.clone(),
-                    message: msg,
-                },
-            )
-            .await?;
-            let answer = codec::read::<Response, _>(rx, MAX_FRAME).await?;
-            debug!(doc = %name, "control round trip: DocSync");
-            match answer {
-                Some(Response::DocSync { message, .. }) => {
-                    let got = message.is_some();
-                    if let Some(bytes) = message {
-                        let m = Message::decode(&bytes).map_err(|e| {
-                            anyhow!("malformed sync message from the center for {name}: {e}")
-                        })?;
-                        doc.sync()
-                            .receive_sync_message(&mut state, m)
-                            .map_err(|e| anyhow!("sync message for {name} does not apply: {e}"))?;
-                    }
-                    if !sent_something && !got {
-                        break;
-                    }
-                }
-                Some(Response::Refused { reason }) => {
-                    warn!(doc = %name, "the center refused our changes: {reason}");
-                    refused = Some(reason);
-                    break;
-                }
-                other => bail!("unexpected answer to a document sync: {other:?}"),
-            }
-        }
-        let e = edge.clone();
-        let n = name.clone();
-        let refusal = refused.clone();
-        blocking(move || {
-            let after = doc.get_heads();
-            let mut t = e.begin();
-            if after != before {
-                let new = doc.get_changes(&before).len();
-                t.put_doc(&n, &mut doc)?;
-                t.audit(
-                    "center",
-                    Action::DocumentMerged,
-                    Subject::Doc(n.to_string()),
-                    json!({"changes": new}),
-                    &[],
-                )?;
-            }
-            if let Some(r) = refusal {
-                t.audit(
-                    "center",
-                    Action::ChangeRefused,
-                    Subject::Doc(n.to_string()),
-                    json!({"reason": r}),
-                    &[],
-                )?;
-            } else {
-                t.put(store::META, &state_key(&n), &state.encode())?;
-            }
-            t.commit()
-        })
-        .await?;
-        let mut r = report.lock().unwrap_or_else(|p| p.into_inner());
-        match refused {
-            Some(_) => r.docs_refused.push(name),
-            None => r.docs_synced += 1,
-        }
-    }
-    codec::write(tx, &Request::DocsDone).await?;
-    Ok(())
-}
-
-/// Whether the heads a peer last announced are `ours` (order does not matter).
-fn same_heads(
-    theirs: Option<&[automerge::ChangeHash]>,
-    mut ours: Vec<automerge::ChangeHash>,
-) -> bool {
-    theirs.is_some_and(|t| {
-        let mut t = t.to_vec();
-        t.sort_unstable();
-        ours.sort_unstable();
-        t == ours
-    })
 }
 
 /// Items waiting for the center, in upload order.

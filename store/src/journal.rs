@@ -95,6 +95,7 @@ impl Journal {
             guard,
             next,
             counters: Default::default(),
+            heads: Default::default(),
         }
     }
 
@@ -184,6 +185,8 @@ pub struct Tx<'a> {
     guard: MutexGuard<'a, Head>,
     next: Head,
     counters: std::collections::HashMap<String, u64>,
+    /// the heads index's writes in this batch ([`crate::heads`])
+    heads: crate::heads::Pending,
 }
 
 impl Tx<'_> {
@@ -228,11 +231,14 @@ impl Tx<'_> {
         Ok(entry)
     }
 
+    /// Saves a document, and its digest in the heads index in the same batch.
     pub fn put_doc(&mut self, name: &str, d: &mut AutoCommit) -> Result<()> {
         d.commit();
+        let store = &self.journal.store;
         self.batch
-            .put_cf(&self.journal.store.cf(db::DOCS)?, name.as_bytes(), d.save());
-        Ok(())
+            .put_cf(&store.cf(db::DOCS)?, name.as_bytes(), d.save());
+        let heads: Vec<[u8; 32]> = d.get_heads().into_iter().map(|h| h.0).collect();
+        self.heads.index(store, &mut self.batch, name, &heads)
     }
 
     /// Puts a versioned record ([`jilu_common::record`]).

@@ -5,7 +5,9 @@
 //!
 //! # Layout
 //! - [`db`] — opening RocksDB with a node's column families; errors a user can act on.
+//! - [`heads`] — the heads index: document and bucket digests for the heads exchange.
 //! - [`journal`] — the audit head, documents and the one way to change anything.
 
 pub mod db;
+pub mod heads;
 pub mod journal;

@@ -6,7 +6,7 @@
 //! cargo build --release --workspace
 //! $CARGO_TARGET_DIR/release/jilu-bench-sync [--size 1G] [--only raw|cuts|intermittent|docs] [--json]
 //!     [--runs 2] [--cut-size 256M] [--cuts 20] [--cut-idle-ms 3000] [--cycle-size 256M]
-//!     [--up-ms 2000] [--down-ms 8000] [--link 3000,500,1000] [--docs 10000] [--dir /var/tmp]
+//!     [--up-ms 2000] [--down-ms 8000] [--link 3000,500,1000] [--docs 10000,...] [--dir /var/tmp]
 //!     [--keep] [--no-warm]
 //! # the figures in the README: the defaults, three raw runs (~3 min)
 //! $CARGO_TARGET_DIR/release/jilu-bench-sync --runs 3
@@ -42,13 +42,17 @@
 //!    `--up-ms` and down `--down-ms`, repeating from the moment the sync starts.
 //!    Goodput = item / up-time elapsed until the center holds it verified, against
 //!    the same transfer on the same path without cuts. Target: ≥ 80 %.
-//! 4. `docs` — an edge with `--docs` small activity documents (written straight into
-//!    its store through the `edge_node` library), synced once; then a second
-//!    `sync --once` with nothing changed: its wall time and the round trips on the
-//!    control stream, counted from the edge's `edge_node::uplink` debug lines
-//!    ("control round trip: …"). Target: one round trip (Heads → Differ). Also
-//!    shown: the size of that one `Heads` frame against the codec's `MAX_FRAME`,
-//!    and what the edge spends loading every document for its heads.
+//! 4. `docs` — for each count in `--docs` (ascending), an edge with that many
+//!    small activity documents (written straight into its store through the
+//!    `edge_node` library, `jilu_tests::many_docs`), synced once to a fresh
+//!    center (every document new to it: its first sync); then a second
+//!    `sync --once` with nothing changed: its wall time and the round trips on
+//!    the control stream, counted from the edge's debug lines ("control round
+//!    trip: …"). Targets: the first sync succeeds and the center holds every
+//!    document; the unchanged sync takes one round trip (Summary → Same); and
+//!    its time does not grow with the documents (largest / smallest count: the
+//!    ratio of times is shown against the ratio of counts, and must stay under
+//!    2×).
 //!
 //! The edges in parts 2–4 use the test fixture's link settings (`Edge::set_center`:
 //! idle timeout 3000 ms, keep-alive 500 ms, backoff cap 1000 ms); part 2 may shorten
@@ -73,11 +77,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use jilu_common::chunk_tree::CHUNK_SIZE;
-use jilu_common::codec::MAX_FRAME;
-use jilu_common::wire::{DocHeads, Request};
 use jilu_tests::cluster::{Ca, Center};
 use jilu_tests::fault_proxy::{FaultProxy, Faults, ProxyStats};
 use jilu_tests::Edge;
+
+#[path = "bench_sync/docs.rs"]
+mod docs;
 use serde_json::{json, Value};
 
 const MIB: f64 = (1u64 << 20) as f64;
@@ -89,7 +94,7 @@ const CUT_SLACK: f64 = 0.02;
 
 const USAGE: &str = "usage: jilu-bench-sync [--size 1G] [--only raw|cuts|intermittent|docs] [--json]
   [--runs 2] [--cut-size 256M] [--cuts 20] [--cut-idle-ms 3000] [--cycle-size 256M]
-  [--up-ms 2000] [--down-ms 8000] [--link 3000,500,1000] [--docs 10000] [--dir /var/tmp]
+  [--up-ms 2000] [--down-ms 8000] [--link 3000,500,1000] [--docs 10000,...] [--dir /var/tmp]
   [--keep] [--no-warm]
   --size N        part raw: bytes to transfer (1G, 256M, ...; default 1G)
   --runs N        part raw: runs, each timing both transfers (default 2)
@@ -104,7 +109,8 @@ const USAGE: &str = "usage: jilu-bench-sync [--size 1G] [--only raw|cuts|intermi
   --link I,K,B    part intermittent: the edge's idle_timeout_ms, keepalive_ms and
                   backoff_cap_ms (default 3000,500,1000, the test fixture's;
                   edge.toml's defaults are 8000,2000,4000)
-  --docs N        part docs: documents (default 10000)
+  --docs N,N,...  part docs: document counts (default 10000; the README's
+                  scaling figures: 10000,100000,200000)
   --dir DIR       where to work (a new folder is made in it; default /var/tmp)
   --keep          keep the work folder
   --no-warm       part raw: do not warm the page cache before each timed step";
@@ -121,7 +127,8 @@ struct Args {
     cycle_size: u64,
     up_ms: u64,
     down_ms: u64,
-    docs: usize,
+    /// part docs: the document counts, ascending
+    docs: Vec<usize>,
     dir: PathBuf,
     keep: bool,
     warm: bool,
@@ -160,7 +167,7 @@ fn parse_args() -> Result<Args> {
         cycle_size: 256 << 20,
         up_ms: 2000,
         down_ms: 8000,
-        docs: 10_000,
+        docs: vec![10_000],
         dir: PathBuf::from("/var/tmp"),
         keep: false,
         warm: true,
@@ -191,7 +198,7 @@ fn parse_args() -> Result<Args> {
             "--cycle-size" => a.cycle_size = parse_size(&value("--cycle-size")?)?,
             "--up-ms" => a.up_ms = value("--up-ms")?.parse().context("--up-ms")?,
             "--down-ms" => a.down_ms = value("--down-ms")?.parse().context("--down-ms")?,
-            "--docs" => a.docs = value("--docs")?.parse().context("--docs")?,
+            "--docs" => a.docs = docs::parse_sizes(&value("--docs")?)?,
             "--dir" => a.dir = PathBuf::from(value("--dir")?),
             "--keep" => a.keep = true,
             "--no-warm" => a.warm = false,
@@ -1254,169 +1261,6 @@ fn part_intermittent(
     }))
 }
 
-// ----- part 4: 10k unchanged documents -----
-
-fn part_docs(a: &Args, work: &Path, rows: &mut Vec<Row>) -> Result<Value> {
-    use edge_node::store::Mode;
-    let dir = work.join("docs");
-    std::fs::create_dir_all(&dir)?;
-    let ca = Ca::new(&dir);
-    let center = Center::start(&dir, &ca);
-    let edge = Edge::office(COUNTY, 0);
-    edge.link(&ca, &center, COUNTY, "");
-    note(a, &format!("docs: writing {} activity documents …", a.docs));
-    let t0 = Instant::now();
-    {
-        let e = edge_node::edge::Edge::open(&edge.dir, Mode::ReadWrite)?;
-        let mut i = 0usize;
-        while i < a.docs {
-            let mut tx = e.begin();
-            for _ in 0..1000.min(a.docs - i) {
-                let id = format!("A-{i:05}");
-                let name = format!("activity/{COUNTY}/{id}");
-                let activity = jilu_common::activity::Activity {
-                    id,
-                    matter: "1".into(),
-                    place: format!("某企业 {i}"),
-                    officers: vec!["1001".into()],
-                    arrival: 1_790_000_000_000 + i as i64 * 60_000,
-                    departure: Some(1_790_000_000_000 + i as i64 * 60_000 + 3_600_000),
-                    remote: false,
-                    notice: None,
-                    annotations: vec![],
-                    interruptions: vec![],
-                    items: vec![],
-                    hold: None,
-                    classification: None,
-                };
-                let mut d = e.load_or_new_doc(&name)?;
-                jilu_common::doc::put(&mut d, &["activity"], &activity)?;
-                tx.put_doc(&name, &mut d)?;
-                i += 1;
-            }
-            tx.commit()?;
-        }
-    }
-    let written = t0.elapsed();
-    note(
-        a,
-        &format!(
-            "docs: written in {:.1} s; first sync …",
-            written.as_secs_f64()
-        ),
-    );
-    let (first, r1, _) = sync_once(&edge, "error")?;
-    let synced = r1["docs_synced"].as_u64().unwrap_or(0);
-    note(
-        a,
-        &format!(
-            "docs: first sync {:.1} s ({synced} documents merged); second sync …",
-            first.as_secs_f64()
-        ),
-    );
-    settle()?;
-    let (second, r2, log) = sync_once(&edge, "warn,edge_node::uplink=debug")?;
-    let trips: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("control round trip"))
-        .collect();
-    let heads_trips = trips.iter().filter(|l| l.contains("Heads")).count();
-    let doc_trips = trips.len() - heads_trips;
-    let at_center = center.docs(COUNTY).len();
-    // how big the one Heads frame is, and how many such documents would fit; and
-    // what building it costs (the edge loads every document for its heads, as
-    // the center does for its side)
-    let t_heads = Instant::now();
-    let heads = {
-        let e = edge_node::edge::Edge::open(&edge.dir, Mode::ReadOnly)?;
-        let mut docs = Vec::new();
-        for name in e.doc_names("")? {
-            if let Some(mut d) = e.load_doc(&name)? {
-                docs.push(DocHeads {
-                    name,
-                    heads: d.get_heads().into_iter().map(|h| h.0).collect(),
-                });
-            }
-        }
-        docs
-    };
-    let heads_secs = t_heads.elapsed().as_secs_f64();
-    // and what the upload queue costs with that many activities (it reads every
-    // activity for hand-over deadlines and holds)
-    let t_queue = Instant::now();
-    {
-        let e = edge_node::edge::Edge::open(&edge.dir, Mode::ReadOnly)?;
-        edge_node::uplink::upload_queue(&e)?;
-    }
-    let queue_secs = t_queue.elapsed().as_secs_f64();
-    let n = heads.len();
-    let frame = jilu_common::codec::encode(&Request::Heads { docs: heads })?.len();
-    let fits = (MAX_FRAME as f64 / (frame as f64 / n as f64)) as u64;
-    let one = heads_trips == 1 && doc_trips == 0 && trips.len() == 1;
-    rows.push(row(
-        "docs",
-        format!(
-            "{} documents: write {:.1} s, first sync {:.1} s ({synced} merged)",
-            a.docs,
-            written.as_secs_f64(),
-            first.as_secs_f64()
-        ),
-        "",
-        "",
-        "-",
-    ));
-    rows.push(row(
-        "docs",
-        "second sync --once, nothing changed",
-        format!("{:.2} s", second.as_secs_f64()),
-        "",
-        "-",
-    ));
-    rows.push(row(
-        "docs",
-        "edge: every document's heads / upload queue (each timed apart)",
-        format!("{heads_secs:.2} s / {queue_secs:.2} s"),
-        "",
-        "-",
-    ));
-    rows.push(row(
-        "docs",
-        "control round trips (Heads→Differ + DocSync)",
-        format!("{} ({heads_trips} Heads, {doc_trips} DocSync)", trips.len()),
-        "1",
-        verdict(one),
-    ));
-    rows.push(row(
-        "docs",
-        "Heads frame",
-        format!(
-            "{:.2} MiB of {:.2} MiB limit (~{}k such docs fit)",
-            frame as f64 / MIB,
-            MAX_FRAME as f64 / MIB,
-            fits / 1000
-        ),
-        "fits",
-        verdict(frame <= MAX_FRAME),
-    ));
-    Ok(json!({
-        "docs": a.docs,
-        "write_secs": written.as_secs_f64(),
-        "first_sync_secs": first.as_secs_f64(),
-        "first_sync_merged": synced,
-        "second_sync_secs": second.as_secs_f64(),
-        "second_sync_report": r2,
-        "round_trips": trips.len(),
-        "heads_round_trips": heads_trips,
-        "doc_sync_round_trips": doc_trips,
-        "center_docs": at_center,
-        "heads_frame_bytes": frame,
-        "edge_heads_secs": heads_secs,
-        "edge_upload_queue_secs": queue_secs,
-        "max_frame_bytes": MAX_FRAME,
-        "pass": one,
-    }))
-}
-
 fn print_table(rows: &[Row]) {
     let w0 = rows
         .iter()
@@ -1486,7 +1330,7 @@ fn run(a: &Args) -> Result<()> {
         );
     }
     if want("docs") {
-        out.insert("docs".into(), part_docs(a, work.path(), &mut rows)?);
+        out.insert("docs".into(), docs::part_docs(a, work.path(), &mut rows)?);
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     out.insert("loadavg_after".into(), json!(load.trim()));
