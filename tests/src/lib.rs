@@ -296,6 +296,7 @@ pub mod cluster;
 pub mod doc_fixture;
 pub mod fault_proxy;
 pub mod hostile;
+pub mod web;
 
 // `doc07` is common/src/doc.rs itself compiled against automerge 0.7.4, so the
 // upgrade tests and `jilu-bench-automerge` run Jilu's very mapping on the previous
