@@ -142,7 +142,7 @@ fn a_supervisor_and_the_head_work_in_chromium() {
             json!({
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--window-size=1280,900", "--lang=zh-CN",
+                         "--window-size=1280,1400", "--lang=zh-CN",
                          "--autoplay-policy=no-user-gesture-required"],
             }),
         );

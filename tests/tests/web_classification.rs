@@ -63,6 +63,11 @@ fn look(b: &mut Browser, hash: &str) -> Vec<(String, u16, bool)> {
         .into_iter()
         .map(|p| {
             let (status, html, _) = b.page(&p);
+            // the language switch links back to the path asked for: not a finding
+            let html = match html.split_once("back=") {
+                Some((a, rest)) => format!("{a}{}", rest.split_once('"').map(|r| r.1).unwrap_or("")),
+                None => html,
+            };
             // the audit log names records as its entries' subjects (request
             // lines of other users' page views are not records)
             let mentions = if p.starts_with("/web/audit") {
