@@ -227,3 +227,33 @@ pub fn office_with_a1(ca: &crate::cluster::Ca, center: &Center) -> crate::Edge {
     edge.link(ca, center, "410422", "");
     edge
 }
+
+/// A center with 410422's office ([`office_with_a1`]) and one item linked to A-1,
+/// synced: the item is `file`, or 200 kB of seeded random bytes.
+pub struct City {
+    pub root: tempfile::TempDir,
+    pub center: Center,
+    pub edge: crate::Edge,
+    /// the linked item's hash
+    pub item: String,
+}
+
+pub fn city_with_item(file: Option<std::path::PathBuf>) -> City {
+    let root = tempfile::tempdir().expect("tempdir");
+    let ca = crate::cluster::Ca::new(root.path());
+    let center = Center::start(root.path(), &ca);
+    let edge = office_with_a1(&ca, &center);
+    let f = file.unwrap_or_else(|| crate::random_file(edge.tmp.path(), "a.bin", 200_000, 3));
+    let path = f.to_str().expect("utf-8 path");
+    let item = edge.json(&["ingest", path, "--device", "cam-01", "--activity", "A-1"])[0]["hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    edge.sync_once();
+    City {
+        root,
+        center,
+        edge,
+        item,
+    }
+}

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use jilu_tests::api::{get, staff};
-use jilu_tests::cluster::{free_tcp_port, Ca, Center};
+use jilu_tests::api::{city_with_item, get, staff};
+use jilu_tests::cluster::free_tcp_port;
 use jilu_tests::web::{enrol_totp, next_step, totp_code, PASSWORD};
 use serde_json::{json, Value};
 
@@ -36,16 +36,18 @@ fn chromedriver() -> (Driver, String) {
         "the browser test needs Debian's chromium and chromium-driver: run scripts/setup"
     );
     let port = free_tcp_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn chromedriver");
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (Driver(child), url);
+            return (driver, url);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -99,22 +101,9 @@ async fn until(b: &Client, text: &str) -> String {
 
 #[test]
 fn a_supervisor_and_the_head_work_in_chromium() {
-    let root = tempfile::tempdir().unwrap();
-    let ca = Ca::new(root.path());
-    let center = Center::start(root.path(), &ca);
-    let edge = jilu_tests::api::office_with_a1(&ca, &center);
     let video = jilu_tests::sample("sample.mp4");
-    let hash = edge.json(&[
-        "ingest",
-        video.to_str().unwrap(),
-        "--device",
-        "cam-01",
-        "--activity",
-        "A-1",
-    ])[0]["hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let city = city_with_item(Some(video.clone()));
+    let (center, edge, hash) = (&city.center, &city.edge, city.item.clone());
     edge.ok(&[
         "activity", "interruption", "A-1", "--reason", "weather", "--basis", "暴雨，无法继续记录",
         "--from", "2026-11-20T09:30:00Z", "--to", "2026-11-20T09:40:00Z", "--by", "1001",
@@ -124,9 +113,9 @@ fn a_supervisor_and_the_head_work_in_chromium() {
         .as_str()
         .unwrap()
         .to_string();
-    let tokens = staff(&center, "410422");
-    let head_secret = enrol_totp(&center, "head");
-    let sup_secret = enrol_totp(&center, "supervisor");
+    let tokens = staff(center, "410422");
+    let head_secret = enrol_totp(center, "head");
+    let sup_secret = enrol_totp(center, "supervisor");
     let base = format!("http://{}", center.http);
     let (_driver, driver_url) = chromedriver();
 

@@ -4,43 +4,9 @@
 //! or list of the web UI — checked on the HTML itself — and the record pages
 //! answer as for something that does not exist; with a grant it is back.
 
-use jilu_tests::api::{request, staff};
-use jilu_tests::cluster::{Ca, Center};
+use jilu_tests::api::{city_with_item, request, staff};
 use jilu_tests::web::{enrol_totp, next_step, totp_code, Browser, PASSWORD};
-use jilu_tests::{random_file, Edge};
 
-struct City {
-    _root: tempfile::TempDir,
-    center: Center,
-    _edge: Edge,
-    linked: String,
-}
-
-fn city() -> City {
-    let root = tempfile::tempdir().unwrap();
-    let ca = Ca::new(root.path());
-    let center = Center::start(root.path(), &ca);
-    let edge = jilu_tests::api::office_with_a1(&ca, &center);
-    let f = random_file(edge.tmp.path(), "a.bin", 70_000, 7);
-    let linked = edge.json(&[
-        "ingest",
-        f.to_str().unwrap(),
-        "--device",
-        "cam-01",
-        "--activity",
-        "A-1",
-    ])[0]["hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    edge.sync_once();
-    City {
-        _root: root,
-        center,
-        _edge: edge,
-        linked,
-    }
-}
 
 /// Every page a user can list A-1 or its item on.
 fn pages(hash: &str) -> Vec<String> {
@@ -82,7 +48,7 @@ fn look(b: &mut Browser, hash: &str) -> Vec<(String, u16, bool)> {
 
 #[test]
 fn a_classified_activity_is_absent_from_every_page() {
-    let c = city();
+    let c = city_with_item(None);
     let tokens = staff(&c.center, "410422");
     let web = c.center.http;
     let mut keeper = Browser::new(web);
@@ -95,7 +61,7 @@ fn a_classified_activity_is_absent_from_every_page() {
 
     // ordinary: the keeper and the head and its item on the lists
     for b in [&mut keeper, &mut head] {
-        let seen = look(b, &c.linked);
+        let seen = look(b, &c.item);
         for (p, status, mentions) in &seen[..3] {
             assert!(*status == 200 && *mentions, "{p}: {status} {mentions}");
         }
@@ -104,7 +70,7 @@ fn a_classified_activity_is_absent_from_every_page() {
         let (_, status, mentions) = &seen[8];
         assert!(*status == 200 && *mentions);
     }
-    let seen = look(&mut auditor, &c.linked);
+    let seen = look(&mut auditor, &c.item);
     assert!(seen[5].2, "the auditor's log shows the item's entries: {seen:?}");
 
     // the supervisor classifies it state secret
@@ -120,7 +86,7 @@ fn a_classified_activity_is_absent_from_every_page() {
 
     // now nobody without a grant finds it on any page
     for (who, b) in [("keeper", &mut keeper), ("head", &mut head), ("auditor", &mut auditor)] {
-        for (p, status, mentions) in look(b, &c.linked) {
+        for (p, status, mentions) in look(b, &c.item) {
             assert!(!mentions, "{who} sees it on {p} ({status})");
             let want = if p.starts_with("/web/activities/") || p.starts_with("/web/items/") {
                 404
@@ -133,14 +99,14 @@ fn a_classified_activity_is_absent_from_every_page() {
         }
     }
     // footage through the session cookie: as absent
-    assert_eq!(head.get(&format!("/api/v1/items/{}/content", c.linked)).status, 404);
+    assert_eq!(head.get(&format!("/api/v1/items/{}/content", c.item)).status, 404);
 
     // a grant brings it back for that user only
     let out = c
         .center
         .run(&["--as", "supervisor", "grant", "keeper", "activity:410422/A-1"]);
     assert!(out.status.success(), "{}", jilu_tests::text(&out));
-    let seen = look(&mut keeper, &c.linked);
+    let seen = look(&mut keeper, &c.item);
     assert!(seen[0].2 && seen[7].1 == 200 && seen[8].1 == 200, "{seen:?}");
-    assert!(look(&mut head, &c.linked).iter().all(|(_, _, m)| !m));
+    assert!(look(&mut head, &c.item).iter().all(|(_, _, m)| !m));
 }

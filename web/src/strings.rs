@@ -45,7 +45,7 @@ impl Lang {
     /// The label of a code the records use (classes, roles, approval states,
     /// findings, interruption reasons, annotation kinds); the code itself when
     /// there is none.
-    pub fn label<'a>(self, code: &'a str) -> &'a str {
+    pub fn label(self, code: &str) -> &str {
         LABELS
             .iter()
             .find(|(c, _, _)| *c == code)
