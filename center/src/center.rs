@@ -473,6 +473,8 @@ impl Center {
 
     // ----- decisions taken at the center -----
 
+    /// Reads an activity's document, changes the activity with `f`, and writes
+    /// it back with its projections and an audit entry `action` in one batch.
     pub(crate) fn edit_activity(
         &self,
         actor: &str,
@@ -506,8 +508,8 @@ impl Center {
         approve: bool,
         note: Option<String>,
     ) -> Result<Activity> {
-        let name = format!("activity/{county}/{activity}");
-        self.edit_activity(actor, &name, Action::InterruptionDecided, |a| {
+        let name = activity_name(county, activity)?;
+        self.edit_activity(actor, name.as_str(), Action::InterruptionDecided, |a| {
             let rec = a
                 .interruptions
                 .iter_mut()
@@ -533,8 +535,8 @@ impl Center {
         activity: &str,
         reason: &str,
     ) -> Result<Activity> {
-        let name = format!("activity/{county}/{activity}");
-        self.edit_activity(actor, &name, Action::HoldSet, |a| {
+        let name = activity_name(county, activity)?;
+        self.edit_activity(actor, name.as_str(), Action::HoldSet, |a| {
             a.hold = Some(Hold {
                 reason: reason.to_string(),
                 by: actor.to_string(),
@@ -569,4 +571,10 @@ impl Center {
         }
         Ok((out, bad))
     }
+}
+
+/// The document of activity `id` of `county`, or an error naming both when
+/// either breaks the id rule.
+pub(crate) fn activity_name(county: &str, id: &str) -> Result<DocName> {
+    DocName::activity(county, id).map_err(|e| anyhow!("activity {county}/{id}: {e}"))
 }

@@ -18,8 +18,8 @@ impl Center {
         activity: &str,
         class: Class,
     ) -> Result<Activity> {
-        let name = format!("activity/{county}/{activity}");
-        self.edit_activity(actor, &name, Action::ClassificationSet, |a| {
+        let name = crate::center::activity_name(county, activity)?;
+        self.edit_activity(actor, name.as_str(), Action::ClassificationSet, |a| {
             let before = a.classification.clone();
             a.classification = (class != Class::Ordinary).then(|| class.as_str().to_string());
             Ok(json!({"class": class, "before": before}))

@@ -133,6 +133,27 @@ pub enum Command {
     },
 }
 
+/// Prints a line of a command's output on stdout. A closed pipe
+/// (`center items | head`) ends the listing quietly: the reader has what it
+/// wanted, and that is not an error of the command (`println!` would panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::out_line(format_args!($($arg)*))
+    };
+}
+
+pub(crate) fn out_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = writeln!(o, "{line}").and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -173,7 +194,7 @@ pub fn main() -> ExitCode {
 
 async fn decide(cli: &Cli, d: Decision) -> Result<ExitCode> {
     let message = send_or_apply(CenterConfig::load(&cli.config)?, d).await?;
-    println!("{message}; the county edge receives it at its next sync");
+    outln!("{message}; the county edge receives it at its next sync");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -193,7 +214,7 @@ async fn send_or_apply(cfg: CenterConfig, d: Decision) -> Result<String> {
 async fn account(cli: &Cli, op: crate::accounts_cli::AccountOp) -> Result<ExitCode> {
     let message = send_or_apply(CenterConfig::load(&cli.config)?, Decision::Account(op)).await?;
     if !message.is_empty() {
-        println!("{message}");
+        outln!("{message}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -238,13 +259,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     .count()
                     + stored.keys().filter(|k| !fresh.contains_key(*k)).count();
                 if differ > 0 {
-                    println!("projections differ from the documents: {differ} of {} entries; run `center reindex`", fresh.len());
+                    outln!("projections differ from the documents: {differ} of {} entries; run `center reindex`", fresh.len());
                     return Ok(ExitCode::FAILURE);
                 }
-                println!("projections match the documents: {} entries", fresh.len());
+                outln!("projections match the documents: {} entries", fresh.len());
             } else {
                 let n = crate::projection::replace(&center, fresh)?;
-                println!(
+                outln!(
                     "projections rebuilt: {n} entries in {:.2} s",
                     started.elapsed().as_secs_f64()
                 );
@@ -269,9 +290,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let cancel = CancellationToken::new();
             let (server, handle) = crate::server::start(center.clone(), cancel.clone()).await?;
             let admin_task = tokio::spawn(admin::serve(center.clone(), cancel.clone()));
-            println!(
+            outln!(
                 "center {} listening on {} (QUIC, mutual TLS)",
-                center.cfg.node, server.local_addr
+                center.cfg.node,
+                server.local_addr
             );
             let api = match center.cfg.http.clone() {
                 Some(http) => {
@@ -283,10 +305,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     let (addr, https, task) =
                         crate::http::listener::start(&http, api, cancel.clone()).await?;
                     let scheme = if https { "https" } else { "http" };
-                    println!(
+                    outln!(
                         "center API on {scheme}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)"
                     );
-                    println!("center web UI on {scheme}://{addr}/web/");
+                    outln!("center web UI on {scheme}://{addr}/web/");
                     Some(task)
                 }
                 None => None,
@@ -309,7 +331,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
             for p in center.peers()? {
                 if cli.json {
-                    println!("{}", serde_json::to_string(&p)?);
+                    outln!("{}", serde_json::to_string(&p)?);
                 } else {
                     let eta = if p.recent_rate > 0.0 && p.pending_bytes > 0 {
                         time::human_duration(
@@ -318,7 +340,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     } else {
                         "-".into()
                     };
-                    println!(
+                    outln!(
                         "{:<18} county {:<8} {:<7} last contact {}  received {:.1} MiB  verified {} items  pending {} items / {:.1} MiB  eta {}{}",
                         p.node,
                         p.county,
@@ -338,11 +360,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
             for i in center.items()? {
                 if cli.json {
-                    println!("{}", serde_json::to_string(&i)?);
+                    outln!("{}", serde_json::to_string(&i)?);
                 } else {
-                    println!(
+                    outln!(
                         "{}  {:>10} B  county {}  from {}  verified {}  {}",
-                        &i.item.hash[..16],
+                        &i.item.hash.to_hex()[..16],
                         i.item.size,
                         i.item.county,
                         i.origin,
@@ -357,7 +379,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             // one bad document is reported (stderr) and the rest still listed
             let (good, bad) = center.activities_checked()?;
             for a in good {
-                println!("{}", serde_json::to_string(&a)?);
+                outln!("{}", serde_json::to_string(&a)?);
             }
             for (name, why) in bad {
                 eprintln!("warning: document {name} is not listed: {why}");
@@ -413,12 +435,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                         d.get_heads().iter().map(|h| h.to_string()).collect();
                     heads.sort();
                     if cli.json {
-                        println!(
+                        outln!(
                             "{}",
                             serde_json::json!({"name": name, "heads": heads, "content": jilu_common::doc::to_json(&d)?})
                         );
                     } else {
-                        println!("{name:<40} {}", heads.join(","));
+                        outln!("{name:<40} {}", heads.join(","));
                     }
                 }
             }
@@ -444,17 +466,17 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 tokio::task::spawn_blocking(move || crate::export::write(&center, &req)).await??
             };
             let message = send_or_apply(cfg, Decision::Export { copy: written }).await?;
-            println!("{message}");
+            outln!("{message}");
         }
         Command::AuditVerify => {
             let center = Center::open(CenterConfig::load(&cli.config)?, Mode::ReadOnly)?;
             let r = center.journal.verify_audit()?;
             if r.is_intact() {
-                println!("audit log intact: {} entries", r.entries);
+                outln!("audit log intact: {} entries", r.entries);
             } else {
-                println!("audit log BROKEN: {} problems", r.problems.len());
+                outln!("audit log BROKEN: {} problems", r.problems.len());
                 for p in &r.problems {
-                    println!("  {p}");
+                    outln!("  {p}");
                 }
                 return Ok(ExitCode::FAILURE);
             }

@@ -62,7 +62,7 @@ pub const COPIES: u8 = 2;
 /// Finds the activity's document name: `activity/<county>/<id>`.
 fn activity_doc(center: &Center, req: &Request) -> Result<String> {
     if let Some(c) = &req.county {
-        return Ok(format!("activity/{c}/{}", req.activity));
+        return Ok(crate::center::activity_name(c, &req.activity)?.to_string());
     }
     let found: Vec<String> = center
         .journal
@@ -144,12 +144,7 @@ pub fn write(center: &Center, req: &Request) -> Result<Copy> {
     // every item must be verified here before a copy of it is made
     let mut items = Vec::new();
     for h in &activity.items {
-        let hash: Hash = h.parse().map_err(|_| {
-            anyhow!(
-                "activity {} names an item '{h}' that is not a hash",
-                activity.id
-            )
-        })?;
+        let hash: Hash = *h;
         let rec = center.item(hash.as_bytes())?.ok_or_else(|| {
             anyhow!(
                 "item {h} of activity {} is not verified at the center yet: sync its edge first",
@@ -163,19 +158,20 @@ pub fn write(center: &Center, req: &Request) -> Result<Copy> {
     let mut lines = Vec::new();
     let mut events = Vec::new();
     for (hash, rec) in &items {
-        let file = payload_name(&rec.item.original_name, &rec.item.hash, &mut taken);
+        let hex = rec.item.hash.to_hex();
+        let file = payload_name(&rec.item.original_name, &hex, &mut taken);
         let path = center.blobs.path(hash.as_bytes());
         let src = File::open(&path)
             .with_context(|| format!("cannot read the blob {}", path.display()))?;
         let got = bag.add(&file, src)?;
-        if got.blake3 != rec.item.hash || got.len != rec.item.size {
+        if got.blake3 != hex || got.len != rec.item.size {
             bail!(
                 "the center's blob of {} does not hash to its name: the copy is not made; run a verify of the blob store",
                 rec.item.hash
             );
         }
         lines.push(ItemLine {
-            hash: rec.item.hash.clone(),
+            hash: hex,
             size: rec.item.size,
             file,
         });

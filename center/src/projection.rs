@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use automerge::AutoCommit;
 use jilu_common::access::Class;
 use jilu_common::activity::{Activity, ApprovalState};
@@ -31,17 +31,6 @@ use crate::schema::INDEX;
 pub fn activity_of(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix("activity/")?;
     rest.split_once('/')
-}
-
-fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 fn matters(ov: &Overlay<'_>, center: Option<&Center>) -> Result<Vec<Matter>> {
@@ -271,7 +260,7 @@ fn state_key(state: ItemState, item: &Item, hash: &[u8; 32]) -> Vec<u8> {
 }
 
 fn set_state(ov: &mut Overlay<'_>, item: &Item, from: ItemState, to: ItemState) -> Result<()> {
-    let hash = hex32(&item.hash).ok_or_else(|| anyhow!("item hash {} is not hex", item.hash))?;
+    let hash = *item.hash.as_bytes();
     ov.delete(state_key(from, item, &hash));
     ov.mark(state_key(to, item, &hash));
     ov.put_record(
@@ -285,7 +274,7 @@ fn set_state(ov: &mut Overlay<'_>, item: &Item, from: ItemState, to: ItemState) 
 }
 
 fn apply_item(ov: &mut Overlay<'_>, center: Option<&Center>, item: &Item) -> Result<()> {
-    let hash = hex32(&item.hash).ok_or_else(|| anyhow!("item hash {} is not hex", item.hash))?;
+    let hash = *item.hash.as_bytes();
     if ov.get(&keys::item_row(&hash))?.is_some() {
         return Ok(()); // items never change; another holder changes no projection
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
 use jilu_certs::identity::Identity;
+use jilu_common::doc_name::DocName;
 use jilu_common::record;
 use jilu_store::journal::now_ms;
 use tracing::info;
@@ -84,11 +85,17 @@ fn documents_of(center: &Center, county: &str) -> Result<u64> {
     }
     let mut n = 0u64;
     for prefix in [
-        format!("activity/{county}/"),
-        format!("ledger/{county}/"),
-        format!("registry/{county}"),
+        DocName::activity_prefix(county),
+        DocName::ledger_prefix(county),
     ] {
         n += center.journal.doc_names(&prefix)?.len() as u64;
+    }
+    // one registry per county: its exact name (a prefix scan of `registry/41042`
+    // would also count county 410422's)
+    if let Ok(registry) = DocName::registry(county) {
+        if center.journal.load_doc(registry.as_str())?.is_some() {
+            n += 1;
+        }
     }
     center
         .usage

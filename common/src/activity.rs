@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::Hash;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +28,7 @@ pub struct Activity {
     pub interruptions: Vec<Interruption>,
     /// hashes of the items recorded during this activity
     #[serde(default)]
-    pub items: Vec<String>,
+    pub items: Vec<Hash>,
     /// long-term preservation (art. 16), set at the city bureau
     #[serde(default)]
     pub hold: Option<Hold>,
@@ -93,7 +94,7 @@ pub struct Annotation {
     pub kind: AnnotationKind,
     pub text: String,
     /// the item the annotation refers to, if any
-    pub item: Option<String>,
+    pub item: Option<Hash>,
     pub at: Option<Millis>,
     pub by: String,
 }

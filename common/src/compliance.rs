@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::activity::{Activity, ApprovalState};
+use crate::hash::Hash;
 use crate::item::Item;
 use crate::matter::Matter;
 use crate::time::Millis;
@@ -39,7 +40,7 @@ impl Default for Rules {
 #[serde(tag = "finding", rename_all = "snake_case")]
 pub enum Finding {
     /// art. 5: an item not linked to any activity
-    Unlinked { item: String, name: String },
+    Unlinked { item: Hash, name: String },
     /// art. 6: an activity of a listed matter with no recording
     NoRecording { activity: String, matter: String },
     /// art. 8/12: an uncovered stretch with no interruption record
@@ -52,7 +53,7 @@ pub enum Finding {
     HandoverOverdue { activity: String, deadline: Millis },
     /// art. 13: an item ingested after its hand-over deadline
     HandedOverLate {
-        item: String,
+        item: Hash,
         deadline: Millis,
         ingested_at: Millis,
     },
@@ -81,7 +82,7 @@ pub fn check(
     let mut out = Vec::new();
     for item in items.iter().filter(|i| i.activity.is_none()) {
         out.push(Finding::Unlinked {
-            item: item.hash.clone(),
+            item: item.hash,
             name: item.original_name.clone(),
         });
     }
@@ -109,7 +110,7 @@ pub fn check(
             for item in &linked {
                 if item.ingested_at > deadline {
                     out.push(Finding::HandedOverLate {
-                        item: item.hash.clone(),
+                        item: item.hash,
                         deadline,
                         ingested_at: item.ingested_at,
                     });
@@ -130,7 +131,7 @@ pub fn check(
         let deadline = item.capture_end() + window;
         if item.ingested_at > deadline {
             out.push(Finding::HandedOverLate {
-                item: item.hash.clone(),
+                item: item.hash,
                 deadline,
                 ingested_at: item.ingested_at,
             });
@@ -198,7 +199,7 @@ mod tests {
         ingested: Millis,
     ) -> Item {
         Item {
-            hash: hash.into(),
+            hash: Hash::of(hash.as_bytes()),
             size: 1,
             chunks: 1,
             kind: MediaKind::Video,
@@ -271,7 +272,7 @@ mod tests {
         assert_eq!(
             f,
             vec![Finding::Unlinked {
-                item: "x".into(),
+                item: Hash::of(b"x"),
                 name: "x.mp4".into()
             }]
         );
@@ -361,7 +362,7 @@ mod tests {
         assert_eq!(
             run(std::slice::from_ref(&a), &[late], 40 * H),
             vec![Finding::HandedOverLate {
-                item: "p".into(),
+                item: Hash::of(b"p"),
                 deadline: 25 * H,
                 ingested_at: 31 * H
             }]

@@ -326,7 +326,7 @@ mod tests {
             notice: None,
             annotations: vec![],
             interruptions: vec![],
-            items: vec!["ab".into()],
+            items: vec![crate::hash::Hash::of(b"ab")],
             hold: None,
             classification: None,
         }

@@ -70,8 +70,30 @@ impl DocName {
         Ok(DocName(name.to_string()))
     }
 
+    /// `activity/<county>/<id>`
     pub fn activity(county: &str, id: &str) -> Result<DocName, DocNameError> {
         DocName::parse(&format!("activity/{county}/{id}"))
+    }
+
+    /// `ledger/<county>/<YYYY-MM>`: one month of a county's check-out ledger.
+    pub fn ledger(county: &str, month: &str) -> Result<DocName, DocNameError> {
+        DocName::parse(&format!("ledger/{county}/{month}"))
+    }
+
+    /// `registry/<county>`: the county's device registry.
+    pub fn registry(county: &str) -> Result<DocName, DocNameError> {
+        DocName::parse(&format!("registry/{county}"))
+    }
+
+    /// What every activity name of `county` starts with (`activity/<county>/`),
+    /// for scans of a store's names.
+    pub fn activity_prefix(county: &str) -> String {
+        format!("activity/{county}/")
+    }
+
+    /// What every ledger month of `county` starts with (`ledger/<county>/`).
+    pub fn ledger_prefix(county: &str) -> String {
+        format!("ledger/{county}/")
     }
 
     pub fn as_str(&self) -> &str {
@@ -114,6 +136,14 @@ impl DocName {
 impl fmt::Display for DocName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A name reads as the text it is (it can only have been built by the grammar).
+impl std::ops::Deref for DocName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
     }
 }
 
@@ -165,5 +195,32 @@ mod tests {
         assert_eq!(n.county(), Some("410422"));
         assert_eq!(n.activity_id(), Some("A-1"));
         assert_eq!(DocName::parse("catalogue").unwrap().owner(), Owner::City);
+    }
+
+    #[test]
+    fn constructors_build_only_grammatical_names() {
+        let a = DocName::activity("410422", "A-1").unwrap();
+        let l = DocName::ledger("410422", "2026-11").unwrap();
+        let r = DocName::registry("410422").unwrap();
+        assert_eq!(
+            [a.as_str(), l.as_str(), r.as_str()],
+            [
+                "activity/410422/A-1",
+                "ledger/410422/2026-11",
+                "registry/410422"
+            ]
+        );
+        assert!(DocName::activity("410422", "..").is_err());
+        assert!(DocName::ledger("410422", "2026-13").is_err());
+        assert!(DocName::registry("41/0422").is_err());
+        // a county's names start with its prefix of their kind, and not with
+        // the prefix of a county whose id is a prefix of this one's
+        for (n, prefix) in [
+            (&a, DocName::activity_prefix as fn(&str) -> String),
+            (&l, DocName::ledger_prefix),
+        ] {
+            assert!(n.as_str().starts_with(&prefix("410422")), "{n}");
+            assert!(!n.as_str().starts_with(&prefix("41042")), "{n}");
+        }
     }
 }

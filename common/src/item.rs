@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::Hash;
 use crate::media::{MediaKind, TimeSource};
 use crate::time::Millis;
 
@@ -9,8 +10,8 @@ use crate::time::Millis;
 /// ingested again stay one item; each ingest is a custody event in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
-    /// BLAKE3 root hash of the content, hex
-    pub hash: String,
+    /// BLAKE3 root hash of the content (hex in JSON, 32 bytes on the wire)
+    pub hash: Hash,
     pub size: u64,
     pub chunks: u64,
     pub kind: MediaKind,

@@ -3,12 +3,13 @@
 
 use std::cmp::Ordering;
 
+use crate::hash::Hash;
 use crate::time::Millis;
 
 /// An item waiting to upload, with what decides its turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    pub hash: String,
+    pub hash: Hash,
     /// under a hold or dispute (art. 16): first
     pub held: bool,
     /// art. 13 hand-over deadline of its activity, if linked
@@ -103,7 +104,7 @@ mod tests {
 
     fn c(hash: &str, held: bool, deadline: Option<Millis>, ingested_at: Millis) -> Candidate {
         Candidate {
-            hash: hash.into(),
+            hash: Hash::of(hash.as_bytes()),
             held,
             deadline,
             ingested_at,
@@ -120,8 +121,9 @@ mod tests {
             c("new", false, None, 5),
         ];
         v.sort_by(upload_order);
-        let order: Vec<&str> = v.iter().map(|c| c.hash.as_str()).collect();
-        assert_eq!(order, vec!["held", "soon", "late", "old", "new"]);
+        let order: Vec<Hash> = v.iter().map(|c| c.hash).collect();
+        let want = ["held", "soon", "late", "old", "new"].map(|n| Hash::of(n.as_bytes()));
+        assert_eq!(order, want);
     }
 
     #[test]

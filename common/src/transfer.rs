@@ -49,7 +49,7 @@ impl Receiver {
         let n = chunk_count(offer.size);
         if offer.cvs.len() as u64 != n
             || offer.item.size != offer.size
-            || offer.item.hash != blake3::Hash::from_bytes(offer.hash).to_hex().as_str()
+            || *offer.item.hash.as_bytes() != offer.hash
         {
             return Err(OfferError::Inconsistent);
         }
@@ -144,6 +144,7 @@ pub fn decode_bits(bytes: &[u8], n: usize) -> Vec<bool> {
 mod tests {
     use super::*;
     use crate::chunk_tree::{TreeHasher, CHUNK_SIZE};
+    use crate::hash::Hash;
     use crate::item::Item;
     use crate::media::{MediaKind, TimeSource};
 
@@ -161,7 +162,7 @@ mod tests {
             size: data.len() as u64,
             cvs,
             item: Item {
-                hash: root.to_hex().to_string(),
+                hash: root.into(),
                 size: data.len() as u64,
                 chunks: chunk_count(data.len() as u64),
                 kind: MediaKind::Video,
@@ -227,7 +228,7 @@ mod tests {
             OfferError::Inconsistent
         );
         let mut o = offer(&data);
-        o.item.hash = "00".repeat(32);
+        o.item.hash = Hash::from_bytes([0; 32]);
         assert_eq!(
             Receiver::new(&o, None).unwrap_err(),
             OfferError::Inconsistent

@@ -34,8 +34,9 @@ use crate::item::Item;
 use crate::time::Millis;
 
 /// Bumped on any incompatible change; a center refuses other versions by name.
-/// Version 2: proof of possession (`Prove`/`Proof`) and paged heads.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 2: proof of possession (`Prove`/`Proof`).
+/// Version 3: an `Item`'s hash travels as 32 bytes, not as 64 hex digits.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// ALPN protocol id on the QUIC handshake.
 pub const ALPN: &[u8] = b"jilu/1";

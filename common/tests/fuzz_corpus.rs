@@ -78,7 +78,7 @@ fn write_seeds() {
     let item_json = std::fs::read_to_string(fixture.join("center.items.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(item_json.lines().next().unwrap()).unwrap();
     let item: Item = serde_json::from_value(first["item"].clone()).unwrap();
-    let hash: jilu_common::hash::Hash = item.hash.parse().unwrap();
+    let hash = item.hash;
     let requests = [
         Request::Hello {
             version: PROTOCOL_VERSION,

@@ -8,15 +8,19 @@ use jilu_common::activity::{
 };
 use jilu_common::audit::Action;
 use jilu_common::doc;
+use jilu_common::doc_name::DocName;
+use jilu_common::hash::Hash;
 use jilu_common::subject::Actor;
 use jilu_common::subject::Subject;
 use jilu_common::time::{self, Millis};
 use serde_json::json;
 
-use crate::edge::{now_ms, parse_hash, Edge, ItemTx};
+use crate::edge::{now_ms, Edge, ItemTx};
 
-pub fn activity_doc(county: &str, id: &str) -> String {
-    format!("activity/{county}/{id}")
+/// The document of activity `id` of `county`; an id that breaks the id rule is
+/// named in the error.
+pub fn activity_doc(county: &str, id: &str) -> Result<DocName> {
+    DocName::activity(county, id).map_err(|e| anyhow!("activity {id}: {e}"))
 }
 
 /// What `activity new` is given.
@@ -53,7 +57,7 @@ pub struct NewInterruption {
 impl Edge {
     pub fn activities(&self) -> Result<Vec<Activity>> {
         let mut out = Vec::new();
-        for name in self.doc_names(&format!("activity/{}/", self.cfg.county))? {
+        for name in self.doc_names(&DocName::activity_prefix(&self.cfg.county))? {
             if let Some(d) = self.load_doc(&name)? {
                 if let Some(a) = doc::get::<Activity>(&d, &["activity"])? {
                     out.push(a);
@@ -65,7 +69,7 @@ impl Edge {
     }
 
     pub fn activity(&self, id: &str) -> Result<Activity> {
-        let name = activity_doc(&self.cfg.county, id);
+        let name = activity_doc(&self.cfg.county, id)?;
         let d = self
             .load_doc(&name)?
             .ok_or_else(|| anyhow!("unknown activity '{id}' (see `edge-node activity list`)"))?;
@@ -91,7 +95,7 @@ impl Edge {
             None => format!("A-{}-{}", self.cfg.county, tx.next_counter("activity")?),
         };
         jilu_common::id::check("activity id", &id)?;
-        let name = activity_doc(&self.cfg.county, &id);
+        let name = activity_doc(&self.cfg.county, &id)?;
         if self.load_doc(&name)?.is_some() {
             bail!("activity '{id}' already exists");
         }
@@ -136,7 +140,7 @@ impl Edge {
     where
         F: FnOnce(&mut Activity) -> Result<serde_json::Value>,
     {
-        let name = activity_doc(&self.cfg.county, id);
+        let name = activity_doc(&self.cfg.county, id)?;
         let mut d = self
             .load_doc(&name)?
             .ok_or_else(|| anyhow!("unknown activity '{id}' (see `edge-node activity list`)"))?;
@@ -193,21 +197,16 @@ impl Edge {
     /// Adds an annotation. An item given by a prefix is stored as the full hash it
     /// names (an ambiguous prefix is refused), so the record stays meaningful when
     /// more items arrive.
-    pub fn annotate(
-        &self,
-        actor: &Actor,
-        id: &str,
-        mut annotation: Annotation,
-    ) -> Result<Activity> {
+    pub fn annotate(&self, actor: &Actor, id: &str, annotation: Annotation) -> Result<Activity> {
         if annotation.text.trim().is_empty() {
             bail!("an annotation needs its text (--text)");
         }
-        let items = match &annotation.item {
+        let items = match annotation.item {
             Some(h) => {
-                let full = self.resolve_item(h)?.item.hash;
-                let key = parse_hash(&full)?;
-                annotation.item = Some(full);
-                vec![key]
+                if self.item(h.as_bytes())?.is_none() {
+                    bail!("no item with hash {h} at this node (see `edge-node items`)");
+                }
+                vec![*h.as_bytes()]
             }
             None => vec![],
         };
@@ -277,17 +276,14 @@ impl Edge {
             if let Some(other) = rec.item.activity.as_deref().filter(|o| *o != id) {
                 bail!(
                     "item {} is already linked to activity {other}",
-                    &rec.item.hash[..12]
+                    rec.item.hash.short()
                 );
             }
             records.push(rec);
         }
         self.activity(id)?;
-        let keys: Vec<[u8; 32]> = records
-            .iter()
-            .map(|r| parse_hash(&r.item.hash))
-            .collect::<Result<_>>()?;
-        let name = activity_doc(&self.cfg.county, id);
+        let keys: Vec<[u8; 32]> = records.iter().map(|r| *r.item.hash.as_bytes()).collect();
+        let name = activity_doc(&self.cfg.county, id)?;
         let mut d = self
             .load_doc(&name)?
             .ok_or_else(|| anyhow!("unknown activity '{id}'"))?;
@@ -296,14 +292,14 @@ impl Edge {
         let mut tx = self.begin();
         for rec in &mut records {
             if !a.items.contains(&rec.item.hash) {
-                a.items.push(rec.item.hash.clone());
+                a.items.push(rec.item.hash);
             }
             rec.item.activity = Some(id.to_string());
             tx.put_item(rec)?;
         }
         doc::put(&mut d, &["activity"], &a)?;
         tx.put_doc(&name, &mut d)?;
-        let linked: Vec<&str> = records.iter().map(|r| r.item.hash.as_str()).collect();
+        let linked: Vec<Hash> = records.iter().map(|r| r.item.hash).collect();
         tx.audit(
             actor,
             Action::ItemLinked,

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 use jilu_common::audit::Action;
+use jilu_common::hash::Prefix;
 use jilu_common::item::Item;
 use jilu_common::time::Millis;
 pub use jilu_store::journal::{now_ms, Head, Journal, Tx};
@@ -61,8 +62,7 @@ pub trait ItemTx {
 
 impl ItemTx for Tx<'_> {
     fn put_item(&mut self, rec: &ItemRecord) -> Result<()> {
-        let key = parse_hash(&rec.item.hash)?;
-        self.put_record(store::ITEMS, &key, rec)
+        self.put_record(store::ITEMS, rec.item.hash.as_bytes(), rec)
     }
 }
 
@@ -107,10 +107,9 @@ impl Edge {
 
     /// Resolves a hash or a unique hex prefix of one (as `git` does).
     pub fn resolve_item(&self, text: &str) -> Result<ItemRecord> {
-        let text = text.trim().to_lowercase();
-        if text.len() < 6 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(anyhow!("'{text}' is not an item hash: give at least 6 hex digits of it (see `edge-node items`)"));
-        }
+        let text: Prefix = text
+            .parse()
+            .map_err(|e| anyhow!("{e} (see `edge-node items`)"))?;
         let matches: Vec<ItemRecord> = self
             .items()?
             .into_iter()

@@ -15,6 +15,7 @@
 //! key `freed/<hash>` records that its chunks are gone. When freeing is allowed
 //! (the center has verified every byte) is for the caller to decide.
 
+use jilu_common::hash::Hash;
 use jilu_common::subject::Actor;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,10 +26,10 @@ use rocksdb::{BottommostLevelCompaction, CompactOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::edge::{now_ms, parse_hash, Edge};
+use crate::edge::{now_ms, Edge};
 use crate::store::{self, chunk_key};
 
-pub use crate::schema::FREED_PREFIX;
+pub use crate::schema::{freed_key, FREED_PREFIX};
 
 /// The mark of an item whose footage was freed here (`freed/<hash>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +53,7 @@ impl jilu_common::record::Record for Freed {
 /// is released (the live-blob figures already exclude them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreeReport {
-    pub hash: String,
+    pub hash: Hash,
     pub period: String,
     /// the item's size: what freeing it should give back
     pub item_bytes: u64,
@@ -84,14 +85,9 @@ impl FreeReport {
     }
 }
 
-/// The meta key that marks `hash`'s chunks as freed.
-pub fn freed_key(hash: &str) -> Vec<u8> {
-    format!("{FREED_PREFIX}{hash}").into_bytes()
-}
-
 impl Edge {
     /// True when the item's chunks have been freed by [`Edge::free_chunks`].
-    pub fn chunks_freed(&self, hash: &str) -> Result<bool> {
+    pub fn chunks_freed(&self, hash: &Hash) -> Result<bool> {
         Ok(self.store.get(store::META, &freed_key(hash))?.is_some())
     }
 
@@ -99,7 +95,7 @@ impl Edge {
     /// returned, keeping the item record and marking it freed. Calling it again
     /// for a freed item only repeats the compaction (which finishes the job if a
     /// crash interrupted it after the delete was committed).
-    pub fn free_chunks(&self, hash: &str) -> Result<FreeReport> {
+    pub fn free_chunks(&self, hash: &Hash) -> Result<FreeReport> {
         self.free_chunks_as(&Actor::system("jilu"), hash, json!({}))
     }
 
@@ -109,15 +105,15 @@ impl Edge {
     pub fn free_chunks_as(
         &self,
         actor: &Actor,
-        hash: &str,
+        hash: &Hash,
         why: serde_json::Value,
     ) -> Result<FreeReport> {
         let started = Instant::now();
-        let key = parse_hash(hash)?;
+        let key = *hash.as_bytes();
         let rec = self
             .item(&key)?
             .ok_or_else(|| anyhow!("no item with hash {hash} at this node"))?;
-        let hash = rec.item.hash.clone();
+        let hash = rec.item.hash;
         let cf_name = crate::schema::footage_cf(&rec.item.period);
         let cf = self.store.cf(&cf_name).map_err(|_| {
             anyhow!(
@@ -277,7 +273,9 @@ mod tests {
         let ack = edge
             .ingest_file(&"keeper".into(), &path, &ctx, &mut |_| {})
             .unwrap();
-        edge.item(&parse_hash(&ack.hash).unwrap()).unwrap().unwrap()
+        edge.item(&crate::edge::parse_hash(&ack.hash).unwrap())
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -316,10 +314,7 @@ mod tests {
             edge.verify_item(rec).unwrap();
             assert!(!edge.chunks_freed(&rec.item.hash).unwrap());
         }
-        let rec = edge
-            .item(&parse_hash(&victim.item.hash).unwrap())
-            .unwrap()
-            .unwrap();
+        let rec = edge.item(victim.item.hash.as_bytes()).unwrap().unwrap();
         assert_eq!(&rec, victim);
         assert!(edge.verify_item(&rec).is_err());
 
@@ -342,7 +337,7 @@ mod tests {
     fn freeing_an_unknown_item_fails_clearly() {
         let tmp = tempfile::tempdir().unwrap();
         let edge = Edge::init(&tmp.path().join("edge"), "edge-t", "410402").unwrap();
-        let err = edge.free_chunks(&"ab".repeat(32)).unwrap_err();
+        let err = edge.free_chunks(&Hash::from_bytes([0xab; 32])).unwrap_err();
         assert!(err.to_string().contains("no item"), "{err:#}");
     }
 }

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::activities::activity_doc;
-use crate::edge::{now_ms, parse_hash, Edge, ItemRecord, ItemTx};
+use crate::edge::{now_ms, Edge, ItemRecord, ItemTx};
 use crate::store::{self, be64, chunk_key};
 use source::{changed, ChunkReader, Opened, Read};
 
@@ -376,7 +376,7 @@ impl Edge {
             }
             None => {
                 let item = Item {
-                    hash: hash.clone(),
+                    hash: root.into(),
                     size: len,
                     chunks: cvs.len() as u64,
                     kind: info.kind,
@@ -401,13 +401,13 @@ impl Edge {
                 })?;
                 tx.put(store::CVS, &key, &cvs.concat())?;
                 if let Some(a) = &ctx.activity {
-                    let doc_name = activity_doc(&self.cfg.county, a);
+                    let doc_name = activity_doc(&self.cfg.county, a)?;
                     let mut d = self
                         .load_doc(&doc_name)?
                         .ok_or_else(|| anyhow!("unknown activity '{a}'"))?;
                     let mut act: jilu_common::activity::Activity = doc::get(&d, &["activity"])?
                         .ok_or_else(|| anyhow!("activity document {doc_name} holds no activity"))?;
-                    act.items.push(hash.clone());
+                    act.items.push(item.hash);
                     doc::put(&mut d, &["activity"], &act)?;
                     tx.put_doc(&doc_name, &mut d)?;
                 }
@@ -595,7 +595,7 @@ impl Edge {
     /// Reads an item's chunks back and checks each against its chaining value and
     /// the whole against the root. Returns the first problem found.
     pub fn verify_item(&self, rec: &ItemRecord) -> Result<()> {
-        let key = parse_hash(&rec.item.hash)?;
+        let key = *rec.item.hash.as_bytes();
         let cvs = self.cvs(&key)?;
         if cvs.len() as u64 != rec.item.chunks {
             bail!(
@@ -627,7 +627,7 @@ impl Edge {
                 rec.item.hash
             );
         }
-        let key = parse_hash(&rec.item.hash)?;
+        let key = *rec.item.hash.as_bytes();
         let cvs = self.cvs(&key)?;
         let cf = self
             .store

@@ -5,6 +5,7 @@
 use anyhow::{anyhow, bail, Result};
 use jilu_common::audit::Action;
 use jilu_common::doc;
+use jilu_common::doc_name::DocName;
 use jilu_common::ledger::{CheckOut, PreUseCheck};
 use jilu_common::registry::DeviceStatus;
 use jilu_common::subject::Actor;
@@ -16,8 +17,9 @@ use serde_json::json;
 use crate::edge::{now_ms, Edge};
 use crate::store;
 
-pub fn ledger_doc(county: &str, month: &str) -> String {
-    format!("ledger/{county}/{month}")
+/// One month (`YYYY-MM`) of the county's check-out ledger.
+pub fn ledger_doc(county: &str, month: &str) -> Result<DocName> {
+    DocName::ledger(county, month).map_err(|e| anyhow!("ledger month {month}: {e}"))
 }
 
 /// Where a check-out lives: its month's document and its id.
@@ -92,7 +94,7 @@ impl Edge {
             );
         }
         let month = time::month(station);
-        let name = ledger_doc(&self.cfg.county, &month);
+        let name = ledger_doc(&self.cfg.county, &month)?;
         let mut d = self.load_or_create_doc(&name)?;
         let mut tx = self.begin();
         let id = format!("C-{}-{}", self.cfg.county, tx.next_counter("checkout")?);
@@ -139,7 +141,7 @@ impl Edge {
         let ptr = self
             .pointer(&open_key(device_id))?
             .ok_or_else(|| anyhow!("device '{device_id}' is not checked out"))?;
-        let name = ledger_doc(&self.cfg.county, &ptr.month);
+        let name = ledger_doc(&self.cfg.county, &ptr.month)?;
         let mut d = self
             .load_doc(&name)?
             .ok_or_else(|| anyhow!("ledger document {name} is missing"))?;
@@ -176,7 +178,7 @@ impl Edge {
 
     /// Every check-out of a month (`YYYY-MM`).
     pub fn ledger(&self, month: &str) -> Result<Vec<CheckOut>> {
-        let Some(d) = self.load_doc(&ledger_doc(&self.cfg.county, month))? else {
+        let Some(d) = self.load_doc(&ledger_doc(&self.cfg.county, month)?)? else {
             return Ok(Vec::new());
         };
         Ok(doc::get_all::<CheckOut>(&d, &["checkouts"])?
@@ -193,7 +195,7 @@ impl Edge {
         let Some(ptr) = self.pointer(key)? else {
             return Ok(None);
         };
-        let Some(d) = self.load_doc(&ledger_doc(&self.cfg.county, &ptr.month))? else {
+        let Some(d) = self.load_doc(&ledger_doc(&self.cfg.county, &ptr.month)?)? else {
             return Ok(None);
         };
         Ok(doc::get(&d, &["checkouts", &ptr.id])?)

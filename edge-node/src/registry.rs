@@ -3,6 +3,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use jilu_common::audit::Action;
+use jilu_common::doc_name::DocName;
 use jilu_common::matter::Matter;
 use jilu_common::registry::{Device, DeviceStatus, Officer};
 use jilu_common::subject::Actor;
@@ -14,8 +15,9 @@ use crate::edge::Edge;
 
 pub use jilu_common::matter::CATALOGUE;
 
-pub fn registry_doc(county: &str) -> String {
-    format!("registry/{county}")
+/// The county's device registry document.
+pub fn registry_doc(county: &str) -> Result<DocName> {
+    DocName::registry(county).map_err(|e| anyhow!("county {county}: {e}"))
 }
 
 /// The catalogue as first issued: the same seed change on every node.
@@ -25,7 +27,7 @@ pub fn seed_catalogue() -> Result<automerge::AutoCommit> {
 
 impl Edge {
     pub fn devices(&self) -> Result<Vec<Device>> {
-        let Some(d) = self.load_doc(&registry_doc(&self.cfg.county))? else {
+        let Some(d) = self.load_doc(&registry_doc(&self.cfg.county)?)? else {
             return Ok(Vec::new());
         };
         Ok(doc::get_all::<Device>(&d, &["devices"])?
@@ -41,7 +43,7 @@ impl Edge {
     }
 
     pub fn officers(&self) -> Result<Vec<Officer>> {
-        let Some(d) = self.load_doc(&registry_doc(&self.cfg.county))? else {
+        let Some(d) = self.load_doc(&registry_doc(&self.cfg.county)?)? else {
             return Ok(Vec::new());
         };
         Ok(doc::get_all::<Officer>(&d, &["officers"])?
@@ -58,7 +60,7 @@ impl Edge {
 
     pub fn add_device(&self, actor: &Actor, device: Device) -> Result<()> {
         id::check("device id", &device.id)?;
-        let name = registry_doc(&self.cfg.county);
+        let name = registry_doc(&self.cfg.county)?;
         let mut d = self.load_or_create_doc(&name)?;
         if doc::get::<Device>(&d, &["devices", &device.id])?.is_some() {
             bail!(
@@ -98,7 +100,7 @@ impl Edge {
         detail: serde_json::Value,
         tx: Option<&mut crate::edge::Tx<'_>>,
     ) -> Result<()> {
-        let name = registry_doc(&self.cfg.county);
+        let name = registry_doc(&self.cfg.county)?;
         let mut d = self.load_or_create_doc(&name)?;
         doc::put(&mut d, &["devices", &device.id], device)?;
         match tx {
@@ -120,7 +122,7 @@ impl Edge {
 
     pub fn add_officer(&self, actor: &Actor, officer: Officer) -> Result<()> {
         id::check("badge", &officer.badge)?;
-        let name = registry_doc(&self.cfg.county);
+        let name = registry_doc(&self.cfg.county)?;
         let mut d = self.load_or_create_doc(&name)?;
         if doc::get::<Officer>(&d, &["officers", &officer.badge])?.is_some() {
             bail!(

@@ -178,7 +178,7 @@ pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
         let line = match f {
             Finding::Unlinked { item, name } => format!(
                 "recording {} ({name}) is not linked to any activity",
-                &item[..12]
+                item.short()
             ),
             Finding::NoRecording { activity, matter } => {
                 format!("activity {activity} (listed matter {matter}) has no recording")
@@ -201,7 +201,7 @@ pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
                 ingested_at,
             } => format!(
                 "recording {} handed over {} after its deadline",
-                &item[..12.min(item.len())],
+                item.short(),
                 time::human_duration(ingested_at - deadline)
             ),
         };

@@ -18,6 +18,7 @@ use automerge::sync::{Message, State, SyncDoc};
 use jilu_common::audit::Action;
 use jilu_common::chunk_tree::verify_chunk;
 use jilu_common::codec::{self, MAX_FRAME};
+use jilu_common::hash::Hash;
 use jilu_common::schedule::{upload_order, Backoff, Candidate, TokenBucket};
 use jilu_common::time::Millis;
 use jilu_common::wire::{from_ranges, DocHeads, Offer, Request, Response, PROTOCOL_VERSION};
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::CenterLink;
-use crate::edge::{now_ms, parse_hash, Edge, ItemRecord, ItemTx};
+use crate::edge::{now_ms, Edge, ItemRecord, ItemTx};
 use crate::store::{self, chunk_key};
 
 use crate::schema::{
@@ -605,7 +606,7 @@ pub fn upload_queue(edge: &Edge) -> Result<Vec<ItemRecord>> {
     let waiting: Vec<ItemRecord> = edge
         .items()?
         .into_iter()
-        .filter(|r| r.center_verified_at.is_none() && !corrupt.contains(&r.item.hash))
+        .filter(|r| r.center_verified_at.is_none() && !corrupt.contains(&r.item.hash.to_hex()))
         .collect();
     // Activities only order items linked to one (holds, hand-over deadlines).
     // Reading every activity of the county when no such item waits cost ~0.9 s a
@@ -625,7 +626,7 @@ pub fn upload_queue(edge: &Edge) -> Result<Vec<ItemRecord>> {
                 .as_ref()
                 .and_then(|a| activities.iter().find(|x| &x.id == a));
             let c = Candidate {
-                hash: r.item.hash.clone(),
+                hash: r.item.hash,
                 held: act.is_some_and(|a| a.hold.is_some()),
                 deadline: act.and_then(|a| a.departure).map(|d| d + window),
                 ingested_at: r.item.ingested_at,
@@ -730,7 +731,7 @@ async fn upload_item(
     report: &Arc<Mutex<SyncReport>>,
     sent: &Arc<AtomicU64>,
 ) -> Result<()> {
-    let hash = parse_hash(&rec.item.hash)?;
+    let hash = *rec.item.hash.as_bytes();
     let e = edge.clone();
     let cvs = blocking(move || e.cvs(&hash)).await?;
     let (mut tx, mut rx) = conn.open_bi().await?;
@@ -824,7 +825,7 @@ async fn upload_item(
             // retried (until the operator clears it), and the other items go on
             warn!(item = %rec.item.hash, "the center refused the item: {reason}");
             let detail = json!({"reason": reason});
-            let h = rec.item.hash.clone();
+            let h = rec.item.hash;
             blocking(move || {
                 set_aside(
                     &e,
@@ -841,12 +842,12 @@ async fn upload_item(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .refused_items
-                .push(rec.item.hash.clone());
+                .push(rec.item.hash.to_hex());
         }
         Outcome::Corrupt(why) => {
             warn!(item = %rec.item.hash, "LOCAL CORRUPTION: {why}; the item is set aside and not uploaded");
             let detail = json!({"ok": false, "local_corruption": why});
-            let h = rec.item.hash.clone();
+            let h = rec.item.hash;
             blocking(move || {
                 set_aside(
                     &e,
@@ -863,7 +864,7 @@ async fn upload_item(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .locally_corrupt
-                .push(rec.item.hash.clone());
+                .push(rec.item.hash.to_hex());
         }
     }
     Ok(())
@@ -874,7 +875,7 @@ async fn upload_item(
 fn set_aside(
     edge: &Edge,
     prefix: &str,
-    hash: &str,
+    hash: &Hash,
     why: &str,
     actor: &str,
     action: Action,
@@ -893,13 +894,13 @@ fn set_aside(
         action,
         format!("item:{hash}"),
         detail,
-        &[parse_hash(hash)?],
+        &[*hash.as_bytes()],
     )?;
     t.commit()
 }
 
-fn record_verified(edge: &Edge, hash: &str, at: Millis, bytes: u64, rate: f64) -> Result<()> {
-    let key = parse_hash(hash)?;
+fn record_verified(edge: &Edge, hash: &Hash, at: Millis, bytes: u64, rate: f64) -> Result<()> {
+    let key = *hash.as_bytes();
     let mut rec = edge
         .item(&key)?
         .ok_or_else(|| anyhow!("item {hash} vanished"))?;
@@ -943,7 +944,7 @@ impl Edge {
         let mut freed = std::collections::HashSet::new();
         for r in &items {
             if self.chunks_freed(&r.item.hash)? {
-                freed.insert(r.item.hash.clone());
+                freed.insert(r.item.hash);
             } else {
                 held += r.item.size;
             }

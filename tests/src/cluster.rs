@@ -209,6 +209,21 @@ impl Center {
             .expect("run center")
     }
 
+    /// Runs a center command whose stdout is a pipe already closed by its reader.
+    pub fn run_into_closed_pipe(&self, args: &[&str]) -> Output {
+        let mut child = Command::new(binary("center"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("JILU_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run center");
+        drop(child.stdout.take());
+        child.wait_with_output().expect("wait for center")
+    }
+
     pub fn json(&self, args: &[&str]) -> Vec<Value> {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);

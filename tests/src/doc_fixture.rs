@@ -84,7 +84,7 @@ pub fn activity() -> Activity {
             Annotation {
                 kind: AnnotationKind::Evidence,
                 text: "过期原料三箱".into(),
-                item: Some(hash_hex(b"item-1")),
+                item: Some(hash_of(b"item-1")),
                 at: Some(T0 + 21 * MIN),
                 by: "41042202".into(),
             },
@@ -104,14 +104,14 @@ pub fn activity() -> Activity {
                 note: None,
             },
         }],
-        items: vec![hash_hex(b"item-1"), hash_hex(b"item-2")],
+        items: vec![hash_of(b"item-1"), hash_of(b"item-2")],
         hold: None,
         classification: None,
     }
 }
 
-fn hash_hex(seed: &[u8]) -> String {
-    blake3::hash(seed).to_hex().to_string()
+fn hash_of(seed: &[u8]) -> jilu_common::hash::Hash {
+    jilu_common::hash::Hash::of(seed)
 }
 
 fn device(id: &str, kind: DeviceKind, serial: &str) -> Device {
@@ -293,7 +293,7 @@ pub fn build() -> Fixture {
     more.annotations.push(Annotation {
         kind: AnnotationKind::PartyConduct,
         text: "当事人拒绝签字".into(),
-        item: Some(hash_hex(b"item-2")),
+        item: Some(hash_of(b"item-2")),
         at: Some(T0 + 50 * MIN),
         by: "41042201".into(),
     });

@@ -133,7 +133,7 @@ fn old_document_edited_now_converges_with_a_fresh_peer() {
     let mut edge = load("activity", EDGE_NODE);
     let mut a: Activity = doc::get(&edge, &["activity"]).unwrap().unwrap();
     a.place = "叶县某食品有限公司（二号仓库）".into();
-    a.items.push(blake3::hash(b"item-3").to_hex().to_string());
+    a.items.push(jilu_common::hash::Hash::of(b"item-3"));
     doc::put(&mut edge, &["activity"], &a).unwrap();
     edge.commit();
     let mut peer = AutoCommit::new().with_actor(doc::actor_for(CENTER_NODE));

@@ -179,7 +179,7 @@ fn eight_cameras_are_ingested_concurrently_within_the_limit() {
     };
     let hashes: Vec<&String> = want.values().collect();
     for victim in hashes.iter().step_by(2) {
-        let report = node.free_chunks(victim).unwrap();
+        let report = node.free_chunks(&victim.parse().unwrap()).unwrap();
         let size = size_of(victim);
         assert_eq!(report.rewritten_blob_bytes, 0, "{report:?}");
         assert!(

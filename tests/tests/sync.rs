@@ -56,6 +56,18 @@ fn two_counties_sync_and_decisions_flow_back() {
         let county = i["item"]["county"].as_str().unwrap();
         assert_eq!(i["origin"], format!("edge-{county}"));
     }
+    // a listing read by a reader that stopped (`center items | head -0`) ends
+    // quietly with success, not with a panic on the closed pipe
+    for args in [&["items"][..], &["--json", "items"]] {
+        let out = center.run_into_closed_pipe(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "center {args:?}: {:?} {err}",
+            out.status
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
     // both edges know their items are verified, with a custody event for it
     for e in [&a, &b] {
         for item in e.items() {

@@ -7,12 +7,13 @@ use axum::extract::{Path, Query};
 use axum::Json;
 use jilu_common::access::{Op, Principal, Role, Verdict};
 use jilu_common::compliance::Finding;
+use jilu_common::hash::Hash;
 use jilu_store::journal::now_ms;
 use serde_json::{json, Value};
 
 use super::auth::Call;
 use super::error::ApiError;
-use super::records::{hex32, scoped, Params};
+use super::records::{scoped, Params};
 use super::visibility::Seer;
 use crate::center::Center;
 use crate::index::keys::{self, Key};
@@ -157,7 +158,7 @@ pub async fn activity(
 pub const FINDING_PARAMS: [&str; 3] = ["county", "limit", "cursor"];
 
 /// The item a finding without an activity is about.
-fn finding_item(f: &Finding) -> Option<&str> {
+fn finding_item(f: &Finding) -> Option<&Hash> {
     match f {
         Finding::Unlinked { item, .. } | Finding::HandedOverLate { item, .. } => Some(item),
         _ => None,
@@ -234,15 +235,12 @@ pub fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, A
                 Some(a) => seer.activity(Op::ReadRecord, &a)? == Verdict::Allow,
                 None => false,
             },
-            (None, Some(h)) => match hex32(h) {
-                Some(h) => match c
-                    .journal
-                    .store
-                    .get_record::<ItemRow>(INDEX, &keys::item_row(&h))?
-                {
-                    Some(r) => seer.item(Op::ReadRecord, &r.item)? == Verdict::Allow,
-                    None => false,
-                },
+            (None, Some(h)) => match c
+                .journal
+                .store
+                .get_record::<ItemRow>(INDEX, &keys::item_row(h.as_bytes()))?
+            {
+                Some(r) => seer.item(Op::ReadRecord, &r.item)? == Verdict::Allow,
                 None => false,
             },
             (None, None) => false,

@@ -93,15 +93,11 @@ pub fn scoped<'a>(given: Option<&'a str>, own: Option<&'a str>) -> Option<Option
     }
 }
 
+/// The 32 bytes of a full hash given as text (64 hex digits), if it is one.
 pub fn hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    s.parse::<jilu_common::hash::Hash>()
+        .ok()
+        .map(<[u8; 32]>::from)
 }
 
 /// The byte range of item keys whose hash starts with hex `prefix`.

@@ -78,7 +78,7 @@ impl<'a> Seer<'a> {
         let granted = if class > Class::Ordinary
             || (op == Op::ReadContent && self.who.role == jilu_common::access::Role::Auditor)
         {
-            let mut targets = vec![item_target(&item.hash)];
+            let mut targets = vec![item_target(&item.hash.to_hex())];
             if let Some(a) = &item.activity {
                 targets.push(activity_target(&item.county, a));
             }

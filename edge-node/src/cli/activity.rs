@@ -186,10 +186,15 @@ pub fn activity(ctx: &mut Ctx<'_>, cmd: &ActivityCmd) -> Result<()> {
         } => {
             let at = at.as_deref().map(parse_time).transpose()?;
             let edge = ctx.rw()?;
+            // a prefix as typed is resolved to the one full hash it names
+            let item = match item {
+                Some(prefix) => Some(edge.resolve_item(prefix)?.item.hash),
+                None => None,
+            };
             let annotation = Annotation {
                 kind: *kind,
                 text: text.clone(),
-                item: item.clone(),
+                item,
                 at,
                 by: ctx.actor.name.clone(),
             };

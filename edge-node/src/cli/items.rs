@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::context::Ctx;
 use super::output::one_line;
-use crate::edge::{parse_hash, Edge, ItemRecord};
+use crate::edge::{Edge, ItemRecord};
 use crate::ingest::kind_name;
 
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ pub fn items(ctx: &mut Ctx<'_>, a: &ItemsArgs) -> Result<()> {
         ctx.out.show(&serde_json::to_value(&r)?, || {
             format!(
                 "{}  {:<6} {:>10} B  {}  {}  {}  {}",
-                &r.item.hash[..16],
+                &r.item.hash.to_hex()[..16],
                 kind_name(r.item.kind),
                 r.item.size,
                 time::format(r.item.capture_start),
@@ -69,7 +69,7 @@ pub fn items(ctx: &mut Ctx<'_>, a: &ItemsArgs) -> Result<()> {
 pub fn item(ctx: &mut Ctx<'_>, a: &ItemArgs) -> Result<()> {
     let edge = ctx.rw()?;
     let rec = edge.resolve_item(&a.hash)?;
-    let key = parse_hash(&rec.item.hash)?;
+    let key = *rec.item.hash.as_bytes();
     let mut tx = edge.begin();
     tx.audit(
         &ctx.actor,
@@ -140,7 +140,7 @@ fn write_out(ctx: &mut Ctx<'_>, edge: &Edge, rec: &ItemRecord, out: &Path) -> Re
         let _ = ctx.files.remove(&tmp);
         return Err(e);
     }
-    let key = parse_hash(&rec.item.hash)?;
+    let key = *rec.item.hash.as_bytes();
     let mut tx = edge.begin();
     tx.audit(
         &ctx.actor,

@@ -54,9 +54,7 @@ fn edit(a: &mut Activity, k: usize) {
     match k % 4 {
         0 => a.departure = Some(T0 + 55 * 60_000 + k as i64 * 1_000),
         1 => a.place = format!("叶县某食品有限公司 {k} 号仓库"),
-        2 => a
-            .items
-            .push(blake3::hash(&k.to_le_bytes()).to_hex().to_string()),
+        2 => a.items.push(jilu_common::hash::Hash::of(&k.to_le_bytes())),
         _ => a.annotations.push(Annotation {
             kind: AnnotationKind::Scene,
             text: format!("补充说明 {k}"),

@@ -73,7 +73,7 @@ fn send_item(center: &Center, peer: &Identity, item: &mut Item, n: usize) -> Res
     let mut t = TreeHasher::new();
     t.push(&data, data.len() as u64);
     let (hash, cvs) = t.finish();
-    item.hash = hash.to_hex().to_string();
+    item.hash = hash.into();
     item.size = data.len() as u64;
     let offer = Offer {
         hash: *hash.as_bytes(),
@@ -162,7 +162,7 @@ fn main() -> Result<()> {
         let peer = &peers[a % counties];
         let arrival = day0 + (a as i64) * 60_000;
         let mut item = Item {
-            hash: String::new(),
+            hash: jilu_common::hash::Hash::default(),
             size: 0,
             chunks: 1,
             kind: MediaKind::Video,

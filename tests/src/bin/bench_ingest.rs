@@ -250,10 +250,10 @@ fn evict(a: &Args, work: &Path, bin: &Path) -> Result<Value> {
     let victim = &hashes[a.free - 1];
 
     let edge = Edge::open(&node.dir, Mode::ReadWrite)?;
-    let report = edge.free_chunks(victim)?;
+    let report = edge.free_chunks(&victim.parse()?)?;
     let mut verified = 0usize;
     for rec in edge.items()? {
-        if &rec.item.hash == victim {
+        if &rec.item.hash.to_hex() == victim {
             continue;
         }
         edge.verify_item(&rec)
