@@ -56,6 +56,13 @@ pub struct User {
     pub disabled: bool,
     pub created_at: Millis,
     pub changed_at: Millis,
+    /// TOTP secret (base32) from `center user totp`; needed to check codes, so
+    /// kept as is (the store is the center's, like its key)
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// the last TOTP time step a login used: a code of it or before is refused
+    #[serde(default)]
+    pub totp_step: u64,
 }
 
 impl Record for User {
@@ -94,6 +101,10 @@ pub enum Refusal {
     Revoked,
     #[error("the account is disabled")]
     Disabled,
+    #[error("no such session: sign in again")]
+    SessionUnknown,
+    #[error("the session has expired: sign in again")]
+    SessionExpired,
 }
 
 impl Refusal {
@@ -105,6 +116,8 @@ impl Refusal {
             Refusal::Expired => "token_expired",
             Refusal::Revoked => "token_revoked",
             Refusal::Disabled => "account_disabled",
+            Refusal::SessionUnknown => "session_unknown",
+            Refusal::SessionExpired => "session_expired",
         }
     }
 }
@@ -200,6 +213,8 @@ impl Accounts<'_> {
             disabled: false,
             created_at: now,
             changed_at: now,
+            totp: None,
+            totp_step: 0,
         };
         let mut tx = self.0.journal.begin();
         tx.put_record(USERS, name.as_bytes(), &user)?;
@@ -214,7 +229,7 @@ impl Accounts<'_> {
         Ok(user)
     }
 
-    fn change(&self, by: &str, name: &str, op: &str, f: impl FnOnce(&mut User)) -> Result<()> {
+    pub(crate) fn change(&self, by: &str, name: &str, op: &str, f: impl FnOnce(&mut User)) -> Result<()> {
         let mut user = self
             .user(name)?
             .ok_or_else(|| anyhow!("no user {name}: see `center user list`"))?;
@@ -355,8 +370,8 @@ impl Accounts<'_> {
         Ok((principal(&user), rec))
     }
 
-    /// Checks a password; on success issues a token valid one day.
-    pub fn login(&self, name: &str, password: &str) -> Result<Option<(String, Token)>> {
+    /// The user, when `password` is theirs and the account is enabled.
+    pub fn check_password(&self, name: &str, password: &str) -> Result<Option<User>> {
         let Some(user) = self.user(name)? else {
             return Ok(None);
         };
@@ -367,6 +382,14 @@ impl Accounts<'_> {
                 .verify_password(password.as_bytes(), &parsed)
                 .is_err()
         {
+            return Ok(None);
+        }
+        Ok(Some(user))
+    }
+
+    /// Checks a password; on success issues a token valid one day.
+    pub fn login(&self, name: &str, password: &str) -> Result<Option<(String, Token)>> {
+        if self.check_password(name, password)?.is_none() {
             return Ok(None);
         }
         Ok(Some(self.issue_token(name, name, Some(1.0))?))

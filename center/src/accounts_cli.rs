@@ -40,6 +40,10 @@ pub enum AccountOp {
         by: String,
         id: String,
     },
+    Totp {
+        by: String,
+        name: String,
+    },
     Grant {
         by: String,
         user: String,
@@ -99,6 +103,14 @@ pub fn apply(center: &Center, op: &AccountOp) -> Result<String> {
             let t = acc.revoke_token(by, id)?;
             format!("token {id} of {} revoked", t.user)
         }
+        AccountOp::Totp { by, name } => {
+            let secret = acc.enrol_totp(by, name)?;
+            let uri = crate::totp::uri(name, &secret);
+            format!(
+                "{uri}\n{}\nscan the code (or enter the secret {secret}) in an authenticator app; the web login of {name} now asks for its 6-digit code",
+                crate::totp::qr_text(&uri)?
+            )
+        }
         AccountOp::Grant {
             by,
             user,
@@ -156,6 +168,9 @@ pub enum UserCommand {
     Tokens,
     /// Revoke a token by its id (see `center user tokens`).
     Revoke { id: String },
+    /// Enrol NAME for the web login's second factor: prints the otpauth URI and
+    /// a QR code (a new secret each time; the one before stops working).
+    Totp { name: String },
 }
 
 /// A password from standard input: prompted for on a terminal.
@@ -201,5 +216,9 @@ pub fn account_op(by: &str, c: &UserCommand) -> Result<AccountOp> {
         },
         UserCommand::Tokens => AccountOp::Tokens,
         UserCommand::Revoke { id } => AccountOp::Revoke { by, id: id.clone() },
+        UserCommand::Totp { name } => AccountOp::Totp {
+            by,
+            name: name.clone(),
+        },
     })
 }

@@ -300,13 +300,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     let api = crate::http::Api {
                         center: center.clone(),
                         metrics: Default::default(),
+                        web: Default::default(),
                     };
                     let (addr, https, task) =
                         crate::http::listener::start(&http, api, cancel.clone()).await?;
+                    let scheme = if https { "https" } else { "http" };
                     outln!(
-                        "center API on {}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)",
-                        if https { "https" } else { "http" }
+                        "center API on {scheme}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)"
                     );
+                    outln!("center web UI on {scheme}://{addr}/web/");
                     Some(task)
                 }
                 None => None,

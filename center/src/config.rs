@@ -29,6 +29,9 @@ pub struct CenterConfig {
     pub accounts: crate::accounts::AccountsConfig,
     #[serde(default)]
     pub quotas: Quotas,
+    /// The web UI's sessions and login throttle (`[web]`), served on `[http]`.
+    #[serde(default)]
+    pub web: crate::web::WebConfig,
 }
 
 /// What one county node may make the center keep. A node within these never

@@ -12,6 +12,8 @@
 //! - [`metrics`] — `/metrics` (Prometheus text) and the request latency histograms.
 //! - [`openapi`] — the OpenAPI 3.1 document at `/api/v1/openapi.json`.
 //! - [`listener`] — binding, TLS and serving.
+//!
+//! The web UI ([`crate::web`]) is served on the same address, under `/web/`.
 
 pub mod activities;
 pub mod auth;
@@ -80,6 +82,8 @@ impl HttpConfig {
 pub struct Api {
     pub center: Arc<Center>,
     pub metrics: Arc<metrics::Metrics>,
+    /// the web UI's login throttle ([`crate::web`])
+    pub web: Arc<crate::web::WebState>,
 }
 
 async fn healthz() -> Json<Value> {
@@ -128,6 +132,7 @@ pub fn router(api: Api) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::serve))
         .nest("/api/v1", v1)
+        .merge(crate::web::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             api.clone(),

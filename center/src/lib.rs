@@ -43,3 +43,5 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod tls;
+pub mod totp;
+pub mod web;

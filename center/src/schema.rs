@@ -16,6 +16,7 @@
 //! | `users`       | account name                    | [`crate::accounts::User`]                       |
 //! | `tokens`      | `h` ++ BLAKE3 of a token; `i` ++ token id | [`crate::accounts::Token`]; that hash  |
 //! | `grants`      | user ++ NUL ++ target           | [`crate::grants::Grant`] (the latest for that pair) |
+//! | `websessions` | BLAKE3 of a session id          | [`crate::web::sessions::WebSession`] (the id itself is only in the browser's cookie) |
 //! | `index`       | see [`crate::index::keys`]      | the projections of merged documents and items ([`crate::projection`]) |
 //! | `heads`       | see [`jilu_store::heads`]       | every document's and bucket's digest, written with each merge (the heads exchange) |
 //!
@@ -45,12 +46,13 @@ pub const USERS: &str = "users";
 pub const TOKENS: &str = "tokens";
 pub const GRANTS: &str = "grants";
 pub const INDEX: &str = "index";
+pub const WEBSESSIONS: &str = "websessions";
 /// The center's own families (beside the store's base ones).
-pub const FIXED: [&str; 9] = [
-    ITEMS, PARTIAL, PEERS, SYNCSTATE, USERS, TOKENS, GRANTS, INDEX, HEADS,
+pub const FIXED: [&str; 10] = [
+    ITEMS, PARTIAL, PEERS, SYNCSTATE, USERS, TOKENS, GRANTS, INDEX, HEADS, WEBSESSIONS,
 ];
 /// The same list, by the name the metrics use.
-pub const FAMILIES: [&str; 9] = FIXED;
+pub const FAMILIES: [&str; 10] = FIXED;
 
 /// This build's store layout (see the module doc for what changed).
 pub const LAYOUT: u32 = 2;

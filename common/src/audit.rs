@@ -66,6 +66,9 @@ pub enum Action {
     GrantChanged,
     /// the center's projections were rebuilt from its documents and items
     Reindexed,
+    /// a web login succeeded (a new session) or a session ended (logout)
+    SessionStarted,
+    SessionEnded,
 }
 
 /// One log entry. `prev` is the hash of the previous entry's stored bytes.

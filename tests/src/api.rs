@@ -79,25 +79,38 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Resp {
+    let mut h: Vec<(&str, String)> = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    if let Some(t) = token {
+        h.push(("Authorization", format!("Bearer {t}")));
+    }
+    let body = body.unwrap_or("");
+    let typed = (!body.is_empty() || method != "GET").then_some(("application/json", body));
+    send(addr, method, path, &h, typed)
+}
+
+/// Sends one request with `body` of a content type (`(type, text)`).
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Option<(&str, &str)>,
+) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connect to the API");
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    let body = body.unwrap_or("");
-    if !body.is_empty() || method != "GET" {
+    if let Some((ctype, text)) = body {
         req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
+            "Content-Type: {ctype}\r\nContent-Length: {}\r\n",
+            text.len()
         ));
     }
     req.push_str("\r\n");
-    req.push_str(body);
+    req.push_str(body.map(|b| b.1).unwrap_or(""));
     s.write_all(req.as_bytes()).expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read the response");
@@ -213,4 +226,34 @@ pub fn office_with_a1(ca: &crate::cluster::Ca, center: &Center) -> crate::Edge {
     let edge = crate::Edge::office_with_a1("410422");
     edge.link(ca, center, "410422", "");
     edge
+}
+
+/// A center with 410422's office ([`office_with_a1`]) and one item linked to A-1,
+/// synced: the item is `file`, or 200 kB of seeded random bytes.
+pub struct City {
+    pub root: tempfile::TempDir,
+    pub center: Center,
+    pub edge: crate::Edge,
+    /// the linked item's hash
+    pub item: String,
+}
+
+pub fn city_with_item(file: Option<std::path::PathBuf>) -> City {
+    let root = tempfile::tempdir().expect("tempdir");
+    let ca = crate::cluster::Ca::new(root.path());
+    let center = Center::start(root.path(), &ca);
+    let edge = office_with_a1(&ca, &center);
+    let f = file.unwrap_or_else(|| crate::random_file(edge.tmp.path(), "a.bin", 200_000, 3));
+    let path = f.to_str().expect("utf-8 path");
+    let item = edge.json(&["ingest", path, "--device", "cam-01", "--activity", "A-1"])[0]["hash"]
+        .as_str()
+        .expect("hash")
+        .to_string();
+    edge.sync_once();
+    City {
+        root,
+        center,
+        edge,
+        item,
+    }
 }

@@ -298,6 +298,7 @@ pub mod doc_fixture;
 pub mod fault_proxy;
 pub mod hostile;
 pub mod many_docs;
+pub mod web;
 
 // `doc07` is common/src/doc.rs itself compiled against automerge 0.7.4, so the
 // upgrade tests and `jilu-bench-automerge` run Jilu's very mapping on the previous

@@ -6,42 +6,11 @@
 //! through the API reaching the edge through the merged documents, with `center
 //! approve` still working beside them.
 
-use jilu_tests::api::{get, request, staff};
-use jilu_tests::cluster::{Ca, Center};
-use jilu_tests::{random_file, Edge};
+use jilu_tests::api::{city_with_item, get, request, staff, City};
 use serde_json::Value;
 
-struct City {
-    _root: tempfile::TempDir,
-    center: Center,
-    edge: Edge,
-    item: String,
-}
-
 fn city() -> City {
-    let root = tempfile::tempdir().unwrap();
-    let ca = Ca::new(root.path());
-    let center = Center::start(root.path(), &ca);
-    let edge = jilu_tests::api::office_with_a1(&ca, &center);
-    let f = random_file(edge.tmp.path(), "a.bin", 200_000, 3);
-    let item = edge.json(&[
-        "ingest",
-        f.to_str().unwrap(),
-        "--device",
-        "cam-01",
-        "--activity",
-        "A-1",
-    ])[0]["hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    edge.sync_once();
-    City {
-        _root: root,
-        center,
-        edge,
-        item,
-    }
+    city_with_item(None)
 }
 
 fn put_class(c: &City, token: &str, class: &str) -> u16 {

@@ -21,7 +21,7 @@ use crate::index::query::{self, Range};
 use crate::index::{ActivityRow, FindingRow, ItemRow};
 use crate::schema::INDEX;
 
-const ACTIVITY_PARAMS: [&str; 6] = ["county", "officer", "pending", "held", "limit", "cursor"];
+pub const ACTIVITY_PARAMS: [&str; 6] = ["county", "officer", "pending", "held", "limit", "cursor"];
 
 fn no_admin(who: &Principal) -> Result<(), ApiError> {
     if who.role == Role::Admin {
@@ -30,7 +30,7 @@ fn no_admin(who: &Principal) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn list(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
+pub fn list(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
     no_admin(who)?;
     let empty = || Ok(json!({"activities": [], "next": null}));
     let Some(county) = scoped(p.text("county"), who.county.as_deref()) else {
@@ -113,7 +113,7 @@ pub fn visible_activity(
     }
 }
 
-fn one(c: &Center, who: &Principal, county: &str, id: &str) -> Result<Value, ApiError> {
+pub fn one(c: &Center, who: &Principal, county: &str, id: &str) -> Result<Value, ApiError> {
     no_admin(who)?;
     let mut seer = Seer::new(c, who);
     let row = visible_activity(&mut seer, county, id)?;
@@ -155,7 +155,7 @@ pub async fn activity(
         .map(Json)
 }
 
-const FINDING_PARAMS: [&str; 3] = ["county", "limit", "cursor"];
+pub const FINDING_PARAMS: [&str; 3] = ["county", "limit", "cursor"];
 
 /// The item a finding without an activity is about.
 fn finding_item(f: &Finding) -> Option<&Hash> {
@@ -165,7 +165,7 @@ fn finding_item(f: &Finding) -> Option<&Hash> {
     }
 }
 
-fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
+pub fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
     no_admin(who)?;
     let empty = || Ok(json!({"findings": [], "overdue": [], "next": null}));
     let Some(county) = scoped(p.text("county"), who.county.as_deref()) else {

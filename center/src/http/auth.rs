@@ -1,6 +1,11 @@
 //! Bearer tokens on every API request: the token is checked, the request is
 //! written to the audit log under the user's name (or, refused, with the reason),
 //! and a denial the handler returns is audited too. Handlers run off the reactor.
+//!
+//! A request with no token but the web UI's session cookie is the same user in a
+//! browser: the session is checked instead (idle and absolute expiry), for reads
+//! only — a `<video>` element fetches footage this way. A state-changing request
+//! of the web UI goes through its forms, which check the CSRF token and Origin.
 
 use axum::http::HeaderMap;
 use jilu_common::access::Principal;
@@ -12,14 +17,44 @@ use super::Api;
 use crate::accounts::{Accounts, Refusal};
 use crate::center::Center;
 
-fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or(Refusal::Missing)?;
+/// Who a request says it is.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Bearer(String),
+    /// the web UI's session id (from its cookie)
+    Session(String),
+}
+
+/// The credential of a request: its bearer token, or for a read without one,
+/// the web session cookie.
+pub fn credential(headers: &HeaderMap, read_only: bool) -> Result<Credential, Refusal> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return match crate::web::sessions::cookie(headers, crate::web::sessions::COOKIE) {
+            Some(id) if read_only => Ok(Credential::Session(id)),
+            _ => Err(Refusal::Missing),
+        };
+    };
     let text = value.to_str().map_err(|_| Refusal::Malformed)?;
     text.strip_prefix("Bearer ")
-        .map(str::trim)
+        .map(|t| Credential::Bearer(t.trim().to_string()))
         .ok_or(Refusal::Malformed)
+}
+
+/// The principal of a credential, and what identifies it in the audit log.
+fn authenticate(
+    center: &Center,
+    cred: Result<Credential, Refusal>,
+) -> Result<(Principal, serde_json::Value), Refusal> {
+    match cred? {
+        Credential::Bearer(t) => {
+            let (p, tok) = Accounts(center).authenticate(&t)?;
+            Ok((p, json!({"token": tok.id})))
+        }
+        Credential::Session(id) => {
+            let (p, s) = crate::web::sessions::Sessions(center).check(&id)?;
+            Ok((p, json!({"session": s.tag})))
+        }
+    }
 }
 
 fn audit(
@@ -38,16 +73,15 @@ fn audit(
 /// Runs `f` for the caller of `request` ("GET /api/v1/items?..."), audited.
 pub async fn run<T: Send + 'static>(
     api: &Api,
-    headers: &HeaderMap,
+    cred: Result<Credential, Refusal>,
     request: String,
     f: impl FnOnce(&Center, &Principal) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let center = api.center.clone();
     let metrics = api.metrics.clone();
-    let token = bearer(headers).map(str::to_string);
     tokio::task::spawn_blocking(move || {
-        let checked = token.and_then(|t| Accounts(&center).authenticate(&t));
-        let (principal, tok) = match checked {
+        let checked = authenticate(&center, cred);
+        let (principal, by) = match checked {
             Ok(ok) => ok,
             Err(refusal) => {
                 metrics.refused();
@@ -66,7 +100,12 @@ pub async fn run<T: Send + 'static>(
             &principal.name,
             Action::ApiAccess,
             format!("user:{}", principal.name),
-            json!({"token": tok.id, "role": principal.role, "request": request}),
+            {
+                let mut d = by;
+                d["role"] = json!(principal.role);
+                d["request"] = json!(request);
+                d
+            },
         )?;
         let out = f(&center, &principal);
         if let Err(e) = &out {
@@ -100,6 +139,7 @@ pub struct Call {
     api: Api,
     headers: HeaderMap,
     request: String,
+    read_only: bool,
 }
 
 impl axum::extract::FromRequestParts<Api> for Call {
@@ -118,6 +158,8 @@ impl axum::extract::FromRequestParts<Api> for Call {
             api: api.clone(),
             headers: parts.headers.clone(),
             request: request_line(&parts.method, &uri),
+            read_only: parts.method == axum::http::Method::GET
+                || parts.method == axum::http::Method::HEAD,
         })
     }
 }
@@ -136,6 +178,7 @@ impl Call {
         self,
         f: impl FnOnce(&Center, &Principal) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        run(&self.api, &self.headers, self.request, f).await
+        let cred = credential(&self.headers, self.read_only);
+        run(&self.api, cred, self.request, f).await
     }
 }

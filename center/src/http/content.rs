@@ -71,7 +71,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Span>, Unsa
     Ok(Some(span))
 }
 
-fn mime(kind: MediaKind, container: &str) -> &'static str {
+pub fn mime(kind: MediaKind, container: &str) -> &'static str {
     match (kind, container) {
         (_, "mp4") | (_, "mov") => "video/mp4",
         (_, "jpeg") | (_, "jpg") => "image/jpeg",

@@ -55,6 +55,21 @@ struct InterruptionDecision {
     note: Option<String>,
 }
 
+/// The head approves or returns an interruption record (API and web form).
+pub fn decide_interruption(
+    c: &Center,
+    who: &Principal,
+    (county, id, interruption): (&str, &str, &str),
+    approve: bool,
+    note: Option<String>,
+) -> Result<Value, ApiError> {
+    allowed(c, who, county, id, Op::DecideInterruption)?;
+    let a = c
+        .decide_interruption(&who.name, county, id, interruption, approve, note)
+        .map_err(rejected)?;
+    Ok(json!({ "activity": a }))
+}
+
 pub async fn interruption(
     call: Call,
     Path((county, id, interruption)): Path<(String, String, String)>,
@@ -62,11 +77,7 @@ pub async fn interruption(
 ) -> Result<Json<Value>, ApiError> {
     call.run(move |c, who| {
         let d: InterruptionDecision = body(&text)?;
-        allowed(c, who, &county, &id, Op::DecideInterruption)?;
-        let a = c
-            .decide_interruption(&who.name, &county, &id, &interruption, d.approve, d.note)
-            .map_err(rejected)?;
-        Ok(json!({"activity": a}))
+        decide_interruption(c, who, (&county, &id, &interruption), d.approve, d.note)
     })
     .await
     .map(Json)
@@ -85,17 +96,44 @@ pub async fn hold(
 ) -> Result<Json<Value>, ApiError> {
     call.run(move |c, who| {
         let h: HoldRequest = body(&text)?;
-        if h.reason.trim().is_empty() {
-            return Err(ApiError::bad_request("a hold needs a reason"));
-        }
-        allowed(c, who, &county, &id, Op::SetHold)?;
-        let a = c
-            .set_hold(&who.name, &county, &id, &h.reason)
-            .map_err(rejected)?;
-        Ok(json!({"activity": a}))
+        set_hold(c, who, &county, &id, &h.reason)
     })
     .await
     .map(Json)
+}
+
+/// A supervisor sets a hold (API and web form).
+pub fn set_hold(
+    c: &Center,
+    who: &Principal,
+    county: &str,
+    id: &str,
+    reason: &str,
+) -> Result<Value, ApiError> {
+    if reason.trim().is_empty() {
+        return Err(ApiError::bad_request("a hold needs a reason"));
+    }
+    allowed(c, who, county, id, Op::SetHold)?;
+    let a = c
+        .set_hold(&who.name, county, id, reason)
+        .map_err(rejected)?;
+    Ok(json!({ "activity": a }))
+}
+
+/// A supervisor sets a classification (API and web form).
+pub fn set_classification(
+    c: &Center,
+    who: &Principal,
+    county: &str,
+    id: &str,
+    class: &str,
+) -> Result<Value, ApiError> {
+    let class: Class = class.parse().map_err(ApiError::bad_request)?;
+    allowed(c, who, county, id, Op::SetClassification)?;
+    let a = c
+        .set_classification(&who.name, county, id, class)
+        .map_err(rejected)?;
+    Ok(json!({ "activity": a }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,12 +149,7 @@ pub async fn classification(
 ) -> Result<Json<Value>, ApiError> {
     call.run(move |c, who| {
         let r: ClassRequest = body(&text)?;
-        let class: Class = r.class.parse().map_err(ApiError::bad_request)?;
-        allowed(c, who, &county, &id, Op::SetClassification)?;
-        let a = c
-            .set_classification(&who.name, &county, &id, class)
-            .map_err(rejected)?;
-        Ok(json!({"activity": a}))
+        set_classification(c, who, &county, &id, &r.class)
     })
     .await
     .map(Json)

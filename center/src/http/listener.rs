@@ -45,6 +45,7 @@ pub async fn start(
     let https = acceptor.is_some();
     let task = tokio::spawn(async move {
         let Some(acceptor) = acceptor else {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let r = axum::serve(listener, app)
                 .with_graceful_shutdown(cancel.cancelled_owned())
                 .await;
@@ -61,7 +62,11 @@ pub async fn start(
                     Err(e) => { warn!("API accept: {e}"); continue; }
                 },
             };
-            let (acceptor, app, cancel) = (acceptor.clone(), app.clone(), cancel.clone());
+            // the client's address, as plain HTTP gets it from axum (login throttle)
+            let app = app
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+            let (acceptor, cancel) = (acceptor.clone(), cancel.clone());
             tokio::spawn(async move {
                 let tls = match tokio::time::timeout(
                     std::time::Duration::from_secs(10),

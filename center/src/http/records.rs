@@ -127,11 +127,11 @@ pub fn item_json(row: &ItemRow, class: jilu_common::access::Class) -> Value {
     v
 }
 
-const ITEM_PARAMS: [&str; 10] = [
+pub const ITEM_PARAMS: [&str; 10] = [
     "county", "activity", "officer", "device", "from", "to", "state", "hash", "limit", "cursor",
 ];
 
-fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
+pub fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
     if who.role == Role::Admin {
         return Err(ApiError::forbidden("an admin account reads no records"));
     }
@@ -235,7 +235,7 @@ pub async fn items(
         .map(Json)
 }
 
-fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiError> {
+pub fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiError> {
     let h = hex32(&hash.to_lowercase()).ok_or_else(|| {
         ApiError::bad_request(format!("{hash:?} is not an item hash (64 hex digits)"))
     })?;

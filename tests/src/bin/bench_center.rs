@@ -213,6 +213,7 @@ fn main() -> Result<()> {
     let api = center::http::Api {
         center: center.clone(),
         metrics: Default::default(),
+        web: Default::default(),
     };
     let http_cfg = cfg.http.clone().context("[http]")?;
     let (addr, _, _task) = rt.block_on(center::http::listener::start(&http_cfg, api, cancel))?;
