@@ -99,17 +99,18 @@ fn every_item_has_a_class_and_the_stricter_of_its_own_and_its_activitys_governs(
         assert!(hashes(&all).contains(&c.linked), "{who}: {all}");
     }
     // a grant on the item shows it, with its class
-    let grant = |user: &str, hash: &str| {
+    let grant_to = |user: &str, target: &str| {
         let r = request(
             api,
             "POST",
             "/api/v1/grants",
             Some(&staff["supervisor"]),
             &[],
-            Some(&format!("{{\"user\":\"{user}\",\"target\":\"item:{hash}\"}}")),
+            Some(&format!("{{\"user\":\"{user}\",\"target\":\"{target}\"}}")),
         );
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     };
+    let grant = |user: &str, hash: &str| grant_to(user, &format!("item:{hash}"));
     grant("keeper", &c.unlinked);
     assert_eq!(see("keeper", &c.unlinked).json()["item"]["class"], "personal-privacy");
     // a linked item: its own class above its activity's governs, the activity stays visible
@@ -144,15 +145,7 @@ fn every_item_has_a_class_and_the_stricter_of_its_own_and_its_activitys_governs(
     };
     assert_eq!(settings(), 0);
     grant("auditor", &c.unlinked);
-    let r = request(
-        api,
-        "POST",
-        "/api/v1/grants",
-        Some(&staff["supervisor"]),
-        &[],
-        Some(r#"{"user":"auditor","target":"activity:410422/A-1"}"#),
-    );
-    assert_eq!(r.status, 200);
+    grant_to("auditor", "activity:410422/A-1");
     assert_eq!(settings(), 4);
     // and it reaches the edge in its county's registry document
     c.edge.sync_once();
@@ -241,21 +234,7 @@ fn the_expiry_index_and_a_keepers_annotation() {
 fn overridden_checks_and_interruptions_waiting_for_approval_are_findings() {
     // the camera's clock was 60 s off: the check failed and was overridden
     let c = city(60);
-    c.edge.ok(&[
-        "activity",
-        "interruption",
-        "A-1",
-        "--reason",
-        "weather",
-        "--basis",
-        "暴雨",
-        "--from",
-        "2026-11-20T09:30:00Z",
-        "--to",
-        "2026-11-20T09:40:00Z",
-        "--by",
-        "1001",
-    ]);
+    c.edge.interruption("A-1", "09:30", "09:40");
     c.edge.sync_once();
     let staff = staff(&c.center, "410422");
     let api = c.center.http;
