@@ -30,7 +30,7 @@ pub struct Span {
 }
 
 impl Span {
-    pub fn len(self) -> u64 {
+    pub fn bytes(self) -> u64 {
         self.end - self.start + 1
     }
 }
@@ -130,7 +130,7 @@ async fn open_span(path: &std::path::Path, s: Span) -> Result<Reader, ApiError> 
     file.seek(SeekFrom::Start(s.start))
         .await
         .map_err(ApiError::internal)?;
-    Ok(Box::new(file.take(s.len())))
+    Ok(Box::new(file.take(s.bytes())))
 }
 
 /// The body and its length: the one span, or every span as a part of a
@@ -142,13 +142,13 @@ async fn body(
     size: u64,
 ) -> Result<(Reader, u64), ApiError> {
     if let [one] = spans {
-        return Ok((open_span(path, *one).await?, one.len()));
+        return Ok((open_span(path, *one).await?, one.bytes()));
     }
     let mut reader: Reader = Box::new(std::io::Cursor::new(Vec::new()));
     let mut len = 0u64;
     for (i, s) in spans.iter().enumerate() {
         let head = part_head(i == 0, mime, *s, size);
-        len += head.len() as u64 + s.len();
+        len += head.len() as u64 + s.bytes();
         reader = Box::new(
             reader
                 .chain(std::io::Cursor::new(head))
@@ -200,7 +200,7 @@ pub async fn content(call: Call, Path(hash): Path<String>) -> Result<Response, A
         let bytes: u64 = if spans.is_empty() {
             size
         } else {
-            spans.iter().map(|s| s.len()).sum()
+            spans.iter().map(|s| s.bytes()).sum()
         };
         let (first, last) = match spans.as_slice() {
             [] => (0, size.saturating_sub(1)),
