@@ -229,7 +229,13 @@ impl Accounts<'_> {
         Ok(user)
     }
 
-    pub(crate) fn change(&self, by: &str, name: &str, op: &str, f: impl FnOnce(&mut User)) -> Result<()> {
+    pub(crate) fn change(
+        &self,
+        by: &str,
+        name: &str,
+        op: &str,
+        f: impl FnOnce(&mut User),
+    ) -> Result<()> {
         let mut user = self
             .user(name)?
             .ok_or_else(|| anyhow!("no user {name}: see `center user list`"))?;

@@ -173,15 +173,48 @@ pub enum UserCommand {
     Totp { name: String },
 }
 
-/// A password from standard input: prompted for on a terminal.
+/// Turns the terminal's echo off (the newline still shows) until dropped.
+struct NoEcho {
+    saved: rustix::termios::Termios,
+}
+
+impl NoEcho {
+    fn on(fd: std::os::fd::BorrowedFd<'_>) -> Result<NoEcho> {
+        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        let saved = tcgetattr(fd)?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        quiet.local_modes.insert(LocalModes::ECHONL);
+        tcsetattr(fd, OptionalActions::Now, &quiet)?;
+        Ok(NoEcho { saved })
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        let stdin = std::io::stdin();
+        let _ = rustix::termios::tcsetattr(
+            std::os::fd::AsFd::as_fd(&stdin),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+    }
+}
+
+/// A password from standard input: prompted for, and not echoed, on a
+/// terminal; one line from a pipe (scripts).
 fn read_password() -> Result<String> {
     use std::io::{BufRead, IsTerminal, Write};
-    if std::io::stdin().is_terminal() {
+    let stdin = std::io::stdin();
+    let _quiet = if stdin.is_terminal() {
         eprint!("password: ");
         std::io::stderr().flush()?;
-    }
+        Some(NoEcho::on(std::os::fd::AsFd::as_fd(&stdin))?)
+    } else {
+        None
+    };
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+    stdin.lock().read_line(&mut line)?;
     let p = line.trim_end_matches(['\n', '\r']).to_string();
     if p.is_empty() {
         anyhow::bail!("no password on standard input");

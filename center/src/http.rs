@@ -111,6 +111,10 @@ pub fn router(api: Api) -> Router {
         .route("/items", get(records::items))
         .route("/items/{hash}", get(records::item))
         .route("/items/{hash}/content", get(content::content))
+        .route(
+            "/items/{hash}/classification",
+            put(decisions::item_classification),
+        )
         .route("/activities", get(records::activities))
         .route("/activities/{county}/{id}", get(records::activity))
         .route(
@@ -118,6 +122,10 @@ pub fn router(api: Api) -> Router {
             post(decisions::interruption),
         )
         .route("/activities/{county}/{id}/hold", post(decisions::hold))
+        .route(
+            "/activities/{county}/{id}/annotations",
+            post(decisions::annotate),
+        )
         .route(
             "/activities/{county}/{id}/classification",
             put(decisions::classification),

@@ -15,6 +15,7 @@
 //! - [`server`] — the QUIC endpoint, peer identity, CRL reload and revocation.
 //! - [`session`] — one edge's streams: control (hello, documents) and items.
 //! - [`admin`] — decisions at the bureau (approvals, holds) via a local socket.
+//! - [`annotate`] — a keeper's annotations, into the merged activity document.
 //! - [`cli`] — the `center` command line.
 //! - [`schema`] — the column families of the center's store.
 //! - [`projection`], [`index`] — projections of merged documents and items, kept
@@ -25,6 +26,7 @@
 pub mod accounts;
 pub mod accounts_cli;
 pub mod admin;
+pub mod annotate;
 pub mod blobs;
 pub mod center;
 pub mod classify;

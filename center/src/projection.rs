@@ -2,7 +2,9 @@
 //! activity document, every item verified and every decision at the center adds
 //! the rows it changes to its own write batch. Findings are those of `edge-node
 //! status`, from the same rules in [`jilu_common::compliance`], computed per
-//! activity, so a merge costs the activity's items, not the county's.
+//! activity, so a merge costs the activity's items, not the county's; with them
+//! the interruption records waiting for approval (per activity) and the
+//! overridden pre-use checks (per ledger document).
 //!
 //! What a projection holds depends on the documents and items only, never on
 //! the clock or the order things arrived in, so [`rebuild`] (`center reindex`)
@@ -13,12 +15,14 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use automerge::AutoCommit;
-use jilu_common::access::Class;
+use jilu_common::access::{Class, ItemClass};
 use jilu_common::activity::{Activity, ApprovalState};
 use jilu_common::compliance::{self, Finding, Rules};
+use jilu_common::hash::Hash;
 use jilu_common::item::Item;
+use jilu_common::ledger::CheckOut;
 use jilu_common::matter::{Matter, CATALOGUE};
-use jilu_common::{doc, sync};
+use jilu_common::{doc, retention, sync};
 use jilu_store::journal::Tx;
 
 use crate::center::{Center, CenterItem};
@@ -32,6 +36,15 @@ pub fn activity_of(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix("activity/")?;
     rest.split_once('/')
 }
+
+/// The (county, month) of a ledger document name.
+pub fn ledger_of(name: &str) -> Option<(&str, &str)> {
+    name.strip_prefix("ledger/")?.split_once('/')
+}
+
+/// Owner of the findings of a ledger document (overridden pre-use checks):
+/// `ledger:YYYY-MM`.
+pub const LEDGER_OWNER: &str = "ledger:";
 
 fn matters(ov: &Overlay<'_>, center: Option<&Center>) -> Result<Vec<Matter>> {
     if let Some(v) = ov.get(keys::MATTERS)? {
@@ -78,6 +91,22 @@ fn apply_doc(
     if name == CATALOGUE {
         return put_matters(ov, d);
     }
+    if let Some(county) = name.strip_prefix("registry/") {
+        return put_item_classes(ov, county, d);
+    }
+    if let Some((county, month)) = ledger_of(name) {
+        let checkouts: Vec<CheckOut> = doc::get_all::<CheckOut>(d, &["checkouts"])?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        let owner = format!("{LEDGER_OWNER}{month}");
+        return put_findings(
+            ov,
+            county,
+            &owner,
+            compliance::overridden_checks(&checkouts),
+        );
+    }
     let Some((county, id)) = activity_of(name) else {
         return Ok(());
     };
@@ -85,6 +114,27 @@ fn apply_doc(
         return Ok(());
     };
     put_activity(ov, center, county, id, a)
+}
+
+/// `ik` county hash → the item's own class, from the county's registry document.
+fn put_item_classes(ov: &mut Overlay<'_>, county: &str, d: &AutoCommit) -> Result<()> {
+    let prefix = Key::new("ik").text(county).done();
+    for k in ov.keys(&prefix)? {
+        ov.delete(k);
+    }
+    for (hex, c) in doc::get_all::<ItemClass>(d, &["item_classes"])? {
+        let Ok(hash) = hex.parse::<Hash>().map(<[u8; 32]>::from) else {
+            continue;
+        };
+        let class = Class::of_doc(Some(&c.class));
+        if class > Class::Ordinary {
+            ov.put(
+                keys::item_class(county, &hash),
+                class.as_str().as_bytes().to_vec(),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn put_activity(
@@ -153,24 +203,29 @@ fn put_activity(
     } else {
         ItemState::Verified
     };
+    let old_end = old.as_ref().and_then(|o| o.activity.departure);
     for r in &linked {
+        let hash = *r.item.hash.as_bytes();
+        if r.state == ItemState::Verified {
+            ov.delete(expiry_key(&r.item, &hash, old_end));
+        }
+        if state == ItemState::Verified {
+            ov.mark(expiry_key(&r.item, &hash, a.departure));
+        }
         if r.state != state {
             set_state(ov, &r.item, r.state, state)?;
         }
     }
     let items: Vec<Item> = linked.into_iter().map(|r| r.item).collect();
-    put_findings(
-        ov,
-        county,
-        id,
-        compliance::check(
-            std::slice::from_ref(a),
-            &items,
-            &matters(ov, center)?,
-            &rules,
-            i64::MAX,
-        ),
-    )?;
+    let mut found = compliance::check(
+        std::slice::from_ref(a),
+        &items,
+        &matters(ov, center)?,
+        &rules,
+        i64::MAX,
+    );
+    found.extend(compliance::pending_approvals(a));
+    put_findings(ov, county, id, found)?;
     ov.put_record(keys::activity_row(county, id), &row);
     Ok(())
 }
@@ -251,6 +306,15 @@ fn linked_items(ov: &Overlay<'_>, county: &str, id: &str) -> Result<Vec<ItemRow>
     Ok(out)
 }
 
+/// `ie` time(expiry) hash: an item under the ordinary retention, by when it may
+/// be cleared ([`jilu_common::retention`]); held items have none.
+fn expiry_key(item: &Item, hash: &[u8; 32], activity_end: Option<i64>) -> Vec<u8> {
+    Key::new("ie")
+        .time(retention::expires_at(item, activity_end))
+        .bytes(hash)
+        .done()
+}
+
 fn state_key(state: ItemState, item: &Item, hash: &[u8; 32]) -> Vec<u8> {
     Key::new("ib")
         .text(state.as_str())
@@ -312,6 +376,10 @@ fn apply_item(ov: &mut Overlay<'_>, center: Option<&Center>, item: &Item) -> Res
     );
     ov.mark(Key::new("it").time(t).bytes(&hash).done());
     ov.mark(state_key(state, item, &hash));
+    if state == ItemState::Verified {
+        let end = activity.as_ref().and_then(|a| a.activity.departure);
+        ov.mark(expiry_key(item, &hash, end));
+    }
     let dk = keys::device_row(county, &item.device);
     let mut dev = ov.get_record::<DeviceRow>(&dk)?.unwrap_or(DeviceRow {
         county: county.to_string(),
@@ -349,12 +417,14 @@ pub fn rebuild(center: &Center) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
     if let Some(d) = center.journal.load_doc(CATALOGUE)? {
         put_matters(&mut ov, &d)?;
     }
-    for name in center.journal.doc_names("activity/")? {
-        if sync::owner(&name).is_none() {
-            continue;
-        }
-        if let Some(d) = center.journal.load_doc(&name)? {
-            apply_doc(&mut ov, None, &name, &d)?;
+    for kind in ["activity/", "ledger/", "registry/"] {
+        for name in center.journal.doc_names(kind)? {
+            if sync::owner(&name).is_none() {
+                continue;
+            }
+            if let Some(d) = center.journal.load_doc(&name)? {
+                apply_doc(&mut ov, None, &name, &d)?;
+            }
         }
     }
     for item in center.items()? {

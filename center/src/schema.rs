@@ -49,7 +49,16 @@ pub const INDEX: &str = "index";
 pub const WEBSESSIONS: &str = "websessions";
 /// The center's own families (beside the store's base ones).
 pub const FIXED: [&str; 10] = [
-    ITEMS, PARTIAL, PEERS, SYNCSTATE, USERS, TOKENS, GRANTS, INDEX, HEADS, WEBSESSIONS,
+    ITEMS,
+    PARTIAL,
+    PEERS,
+    SYNCSTATE,
+    USERS,
+    TOKENS,
+    GRANTS,
+    INDEX,
+    HEADS,
+    WEBSESSIONS,
 ];
 /// The same list, by the name the metrics use.
 pub const FAMILIES: [&str; 10] = FIXED;

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::center::Center;
+use crate::refusals::Reason;
 use crate::tls;
 
 /// Open connections and the certificate serial each one authenticated with.
@@ -105,6 +106,11 @@ pub async fn start(
                     Err(e) => {
                         // a bad certificate, a revoked node, a wrong CA: refused in the handshake
                         info!("handshake refused: {e}");
+                        // our TLS checks failed it; a dial the edge gave up on
+                        // (timed out, closed by the edge) is not a refusal
+                        if matches!(e, quinn::ConnectionError::TransportError(_)) {
+                            center.refusals.count(Reason::Handshake);
+                        }
                         return;
                     }
                 };
@@ -150,6 +156,7 @@ pub async fn start(
                     }
                     Err(e) => {
                         warn!("refused a connection: {e:#}");
+                        center.refusals.count(Reason::Identity);
                         conn.close(quinn::VarInt::from_u32(1), format!("{e:#}").as_bytes());
                     }
                 }
@@ -261,6 +268,7 @@ async fn reload_crl(
                 for (conn, serial, node) in conns {
                     if set.contains(&serial) {
                         warn!(%node, "certificate revoked: closing its connection");
+                        center.refusals.count(Reason::Revoked);
                         conn.close(quinn::VarInt::from_u32(2), b"certificate revoked");
                         let c = center.clone();
                         let _ = tokio::task::spawn_blocking(move || {

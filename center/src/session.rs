@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::center::{Center, OfferOutcome};
-use crate::refusals::Note;
+use crate::refusals::{Note, Reason};
 use jilu_store::journal::now_ms;
 
 /// Control frames are small; chunks are the only large frames.
@@ -98,7 +98,7 @@ pub async fn serve(
             s = conn.accept_bi() => s,
             // a connection that opens nothing holds a slot for nothing
             _ = tokio::time::sleep(shared.timeout), if gate_tx.is_some() => {
-                refused(&shared, "connection", 0, "no control stream within the stream timeout").await;
+                refused(&shared, Reason::NoHello, "connection", "no control stream within the stream timeout").await;
                 conn.close(quinn::VarInt::from_u32(4), b"no Hello");
                 break;
             }
@@ -121,7 +121,7 @@ pub async fn serve(
                         debug!(node = %c.peer.node, "control stream ended with the connection: {why}");
                         return;
                     }
-                    refused(&c, "control stream", 0, &format!("{e:#}")).await;
+                    refused(&c, Reason::Control, "control stream", &format!("{e:#}")).await;
                     // no item stream may outlive a control stream that failed
                     c.conn
                         .close(quinn::VarInt::from_u32(4), b"control stream failed");
@@ -132,7 +132,7 @@ pub async fn serve(
                 if let Err(e) = gated_item_stream(&c, send, recv).await {
                     match c.conn.close_reason() {
                         Some(why) => debug!(node = %c.peer.node, "item stream ended with the connection: {why}"),
-                        None => refused(&c, "item stream", 0, &format!("{e:#}")).await,
+                        None => refused(&c, Reason::Stream, "item stream", &format!("{e:#}")).await,
                     }
                 }
             });
@@ -156,9 +156,9 @@ pub async fn serve(
 /// A refusal or failure caused by a peer: logged at a bounded rate per peer
 /// ([`crate::refusals`]), with the reason (already escaped, kind and size only),
 /// and kept as the peer's `last_refusal`.
-async fn refused(c: &Conn, what: &str, _size: usize, reason: &str) {
+async fn refused(c: &Conn, why: Reason, what: &str, reason: &str) {
     let reason = escape(reason);
-    match c.center.refusals.note(&c.peer.node, now_ms()) {
+    match c.center.refusals.note(&c.peer.node, why, now_ms()) {
         Note::Log { suppressed, total } => {
             warn!(node = %c.peer.node, suppressed, total, "{what}: {reason}");
             let (center, peer) = (c.center.clone(), c.peer.clone());
@@ -273,7 +273,7 @@ async fn control(
                     }
                     Err(e) => {
                         let reason = escape(&format!("{e:#}"));
-                        refused(c, "heads page", 0, &reason).await;
+                        refused(c, Reason::Control, "heads page", &reason).await;
                         send(&mut tx, &Response::Refused { reason }).await?;
                     }
                 }
@@ -285,7 +285,7 @@ async fn control(
                     Ok(message) => send(&mut tx, &Response::DocSync { name, message }).await?,
                     Err(e) => {
                         let reason = escape(&format!("{e:#}"));
-                        refused(c, "document refused", 0, &reason).await;
+                        refused(c, Reason::Document, "document refused", &reason).await;
                         send(&mut tx, &Response::Refused { reason }).await?;
                     }
                 }
@@ -351,7 +351,11 @@ async fn gated_item_stream(
 /// only the refusals that are logged, with the count of those that were not).
 async fn refuse_item(c: &Conn, tx: &mut quinn::SendStream, reason: String) -> Result<()> {
     let reason = escape(&reason);
-    if let Note::Log { suppressed, .. } = c.center.refusals.note(&c.peer.node, now_ms()) {
+    if let Note::Log { suppressed, .. } =
+        c.center
+            .refusals
+            .note(&c.peer.node, Reason::Offer, now_ms())
+    {
         warn!(node = %c.peer.node, suppressed, "offer refused: {reason}");
         let (center, p, r) = (c.center.clone(), c.peer.clone(), reason.clone());
         let _ = blocking(move || {

@@ -82,7 +82,9 @@ impl Accounts<'_> {
 
     /// Records that a login used TOTP step `step`.
     pub fn use_totp_step(&self, name: &str, step: u64) -> Result<()> {
-        self.change(name, name, "totp_used", |u| u.totp_step = u.totp_step.max(step))
+        self.change(name, name, "totp_used", |u| {
+            u.totp_step = u.totp_step.max(step)
+        })
     }
 }
 
@@ -111,12 +113,18 @@ mod tests {
         let now = 1_800_000_000;
         let code = t.generate(now).to_string();
         let step = now / 30;
-        assert_eq!(check(&user(&b32, 0), &code, now).unwrap(), Check::Fresh(step));
+        assert_eq!(
+            check(&user(&b32, 0), &code, now).unwrap(),
+            Check::Fresh(step)
+        );
         assert_eq!(check(&user(&b32, step), &code, now).unwrap(), Check::Reused);
         assert_eq!(check(&user(&b32, 0), "000000", now).unwrap(), Check::Wrong);
         // a code of the step before is still in the window, once
         let prev = t.generate(now - 30).to_string();
-        assert_eq!(check(&user(&b32, step - 2), &prev, now).unwrap(), Check::Fresh(step - 1));
+        assert_eq!(
+            check(&user(&b32, step - 2), &prev, now).unwrap(),
+            Check::Fresh(step - 1)
+        );
         assert_eq!(check(&user(&b32, step), &prev, now).unwrap(), Check::Reused);
         assert!(qr_text(&uri("sup", &b32)).unwrap().lines().count() > 10);
         assert!(required(Role::Head) && !required(Role::Keeper));

@@ -141,7 +141,10 @@ pub fn html(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
@@ -184,9 +187,7 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     match (get(header::ORIGIN), get(header::HOST)) {
         (Some(origin), Some(host)) => origin
             .split_once("://")
-            .is_some_and(|(scheme, rest)| {
-                (scheme == "https" || scheme == "http") && rest == host
-            }),
+            .is_some_and(|(scheme, rest)| (scheme == "https" || scheme == "http") && rest == host),
         _ => false,
     }
 }
@@ -326,14 +327,22 @@ impl WebCall {
                 if !origin_ok {
                     return Err(ApiError {
                         denied: Some("origin"),
-                        ..ApiError::new(403, "origin", "the form did not come from this site (Origin)")
+                        ..ApiError::new(
+                            403,
+                            "origin",
+                            "the form did not come from this site (Origin)",
+                        )
                     });
                 }
                 let given = csrf.unwrap_or_default();
                 if !sessions::same(&given, &chrome.csrf) || id.is_empty() {
                     return Err(ApiError {
                         denied: Some("csrf"),
-                        ..ApiError::new(403, "csrf", "the form's CSRF token is missing or wrong: reload the page")
+                        ..ApiError::new(
+                            403,
+                            "csrf",
+                            "the form's CSRF token is missing or wrong: reload the page",
+                        )
                     });
                 }
                 f(c, who)
@@ -359,6 +368,9 @@ mod tests {
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, "null".parse().unwrap());
         assert!(!same_origin(&h));
-        assert_eq!(encode("/web/a?x=1&y=中"), "%2Fweb%2Fa%3Fx%3D1%26y%3D%E4%B8%AD");
+        assert_eq!(
+            encode("/web/a?x=1&y=中"),
+            "%2Fweb%2Fa%3Fx%3D1%26y%3D%E4%B8%AD"
+        );
     }
 }

@@ -137,6 +137,23 @@ impl FromStr for Class {
     }
 }
 
+/// An item's own classification (art. 14), set by a supervisor at the center
+/// and kept in the item's county registry document under `item_classes/<hash>`,
+/// so it reaches the edge. The item's effective class is the stricter of this
+/// and its activity's ([`effective`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemClass {
+    /// a [`Class`] name; one this build does not know reads as the highest
+    pub class: String,
+    pub by: String,
+    pub at: crate::time::Millis,
+}
+
+/// The class that governs an item: the stricter of its own and its activity's.
+pub fn effective(own: Class, activity: Class) -> Class {
+    own.max(activity)
+}
+
 /// Who asks: an account's role and scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {

@@ -7,12 +7,18 @@
 //! - art. 13: footage is handed over (ingested) within the hand-over window after
 //!   the activity ends (24 h: the regulation's limit for remote work, and the
 //!   latest any activity may be handed over).
+//!
+//! Two more lists are not shortcomings of the records but things waiting for
+//! someone, kept by the center beside the findings: pre-use checks overridden
+//! (art. 7, [`overridden_checks`]) and interruption records waiting for the unit
+//! head (art. 12, [`pending_approvals`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::activity::{Activity, ApprovalState};
 use crate::hash::Hash;
 use crate::item::Item;
+use crate::ledger::CheckOut;
 use crate::matter::Matter;
 use crate::time::Millis;
 
@@ -57,6 +63,22 @@ pub enum Finding {
         deadline: Millis,
         ingested_at: Millis,
     },
+    /// art. 7: a device left the office although its pre-use check failed
+    CheckOverridden {
+        checkout: String,
+        device: String,
+        officer: String,
+        out_at: Millis,
+        failures: Vec<String>,
+        reason: String,
+    },
+    /// art. 12: an interruption record waiting for the unit head's decision
+    InterruptionPending {
+        activity: String,
+        interruption: String,
+        from: Millis,
+        to: Millis,
+    },
 }
 
 impl Finding {
@@ -66,8 +88,42 @@ impl Finding {
             Finding::NoRecording { .. } => "art. 6",
             Finding::CoverageGap { .. } => "art. 8/12",
             Finding::HandoverOverdue { .. } | Finding::HandedOverLate { .. } => "art. 13",
+            Finding::CheckOverridden { .. } => "art. 7",
+            Finding::InterruptionPending { .. } => "art. 12",
         }
     }
+}
+
+/// Check-outs whose pre-use check failed and that left with an override reason.
+pub fn overridden_checks(checkouts: &[CheckOut]) -> Vec<Finding> {
+    checkouts
+        .iter()
+        .filter_map(|c| {
+            let reason = c.override_reason.clone()?;
+            Some(Finding::CheckOverridden {
+                checkout: c.id.clone(),
+                device: c.device.clone(),
+                officer: c.officer.clone(),
+                out_at: c.out_at,
+                failures: c.check_failures.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// Interruption records of `a` that the unit head has not decided yet.
+pub fn pending_approvals(a: &Activity) -> Vec<Finding> {
+    a.interruptions
+        .iter()
+        .filter(|i| i.approval.state == ApprovalState::Pending)
+        .map(|i| Finding::InterruptionPending {
+            activity: a.id.clone(),
+            interruption: i.id.clone(),
+            from: i.from,
+            to: i.to,
+        })
+        .collect()
 }
 
 /// Runs every check. `items` are all items held; `now` is the station clock.
@@ -368,5 +424,59 @@ mod tests {
             }]
         );
         assert!(run(&[a], &[item("p", Some("a"), 0, H as u64, 3 * H)], 40 * H).is_empty());
+    }
+
+    #[test]
+    fn overridden_checks_and_pending_approvals() {
+        let mut a = activity("a", "unlisted", 0, Some(H));
+        a.interruptions = vec![
+            interruption(10 * M, 20 * M, ApprovalState::Pending),
+            Interruption {
+                id: "i2".into(),
+                ..interruption(30 * M, 40 * M, ApprovalState::Approved)
+            },
+            Interruption {
+                id: "i3".into(),
+                ..interruption(40 * M, 45 * M, ApprovalState::Rejected)
+            },
+        ];
+        assert_eq!(
+            pending_approvals(&a),
+            vec![Finding::InterruptionPending {
+                activity: "a".into(),
+                interruption: "i1".into(),
+                from: 10 * M,
+                to: 20 * M
+            }]
+        );
+        let out = |id: &str, reason: Option<&str>| CheckOut {
+            id: id.into(),
+            device: "cam-01".into(),
+            officer: "1001".into(),
+            out_at: 5,
+            purpose: "patrol".into(),
+            check: crate::ledger::PreUseCheck::new(20, 9000, true, 0, 0),
+            check_failures: if reason.is_some() {
+                vec!["battery 20% is below 50%".into()]
+            } else {
+                vec![]
+            },
+            override_reason: reason.map(String::from),
+            in_at: None,
+            in_note: None,
+        };
+        let found = overridden_checks(&[out("c1", None), out("c2", Some("only camera left"))]);
+        assert_eq!(
+            found,
+            vec![Finding::CheckOverridden {
+                checkout: "c2".into(),
+                device: "cam-01".into(),
+                officer: "1001".into(),
+                out_at: 5,
+                failures: vec!["battery 20% is below 50%".into()],
+                reason: "only camera left".into(),
+            }]
+        );
+        assert_eq!(found[0].article(), "art. 7");
     }
 }

@@ -54,6 +54,7 @@ pub fn check(name: &DocName, doc: &AutoCommit) -> Result<(), SchemaError> {
         DocKind::Registry => {
             doc::get_all::<Device>(doc, &["devices"]).map_err(err)?;
             doc::get_all::<Officer>(doc, &["officers"]).map_err(err)?;
+            doc::get_all::<crate::access::ItemClass>(doc, &["item_classes"]).map_err(err)?;
         }
         DocKind::Catalogue => {
             doc::get_all::<Matter>(doc, &["matters"]).map_err(err)?;

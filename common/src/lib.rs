@@ -58,6 +58,7 @@ pub mod matter;
 pub mod media;
 pub mod record;
 pub mod registry;
+pub mod retention;
 pub mod schedule;
 pub mod subject;
 pub mod sync;

@@ -173,6 +173,26 @@ impl Edge {
         ]);
     }
 
+    /// Files an interruption record of `activity` (weather, 暴雨, by officer 1001)
+    /// from `from` to `to` (HH:MM on 2026-11-20, UTC).
+    pub fn interruption(&self, activity: &str, from: &str, to: &str) {
+        self.ok(&[
+            "activity",
+            "interruption",
+            activity,
+            "--reason",
+            "weather",
+            "--basis",
+            "暴雨",
+            "--from",
+            &format!("2026-11-20T{from}:00Z"),
+            "--to",
+            &format!("2026-11-20T{to}:00Z"),
+            "--by",
+            "1001",
+        ]);
+    }
+
     pub fn add_camera(&self, id: &str) {
         self.ok(&[
             "device",

@@ -322,6 +322,29 @@ fn content_ranges_are_byte_exact_and_every_fetch_is_audited() {
         (r.status, r.code().as_str()),
         (416, "range_not_satisfiable")
     );
+    // several ranges: one multipart/byteranges answer, each part byte-exact
+    let asked = [(0u64, 9u64), (1000, 1999), (size - 5, size - 1)];
+    let r = request(
+        api,
+        "GET",
+        &path,
+        Some(&staff["keeper"]),
+        &[("Range", "bytes=0-9, 1000-1999, -5")],
+        None,
+    );
+    assert_eq!(r.status, 206);
+    let boundary = r
+        .header("content-type")
+        .and_then(|t| t.strip_prefix("multipart/byteranges; boundary="))
+        .expect("a multipart/byteranges answer")
+        .to_string();
+    assert_eq!(r.header("content-length"), Some(r.body.len().to_string().as_str()));
+    let parts = byteranges(&r.body, &boundary);
+    assert_eq!(parts.len(), asked.len());
+    for ((a, b), (range, bytes)) in asked.iter().zip(&parts) {
+        assert_eq!(range, &format!("bytes {a}-{b}/{size}"));
+        assert_eq!(bytes.as_slice(), &whole.body[*a as usize..=*b as usize]);
+    }
     // an auditor sees the record but not the footage without a grant
     assert_eq!(get(api, &path, &staff["auditor"]).status, 403);
     // every fetch: who, which item, which bytes
@@ -345,7 +368,17 @@ fn content_ranges_are_byte_exact_and_every_fetch_is_audited() {
         .collect();
     let mut want = spans.to_vec();
     want.push((0, size - 1));
+    want.push((0, size - 1));
     assert_eq!(served, want);
+    let last = &log["entries"].as_array().unwrap()[served.len() - 1]["detail"];
+    let listed: Vec<(u64, u64)> = last["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(listed, asked);
+    assert_eq!(last["bytes"], 10 + 1000 + 5);
     let denied = get(
         api,
         "/api/v1/audit?action=access_denied&actor=auditor",
@@ -353,6 +386,37 @@ fn content_ranges_are_byte_exact_and_every_fetch_is_audited() {
     )
     .json();
     assert_eq!(denied["entries"].as_array().unwrap().len(), 1, "{denied}");
+}
+
+/// The parts of a `multipart/byteranges` body: (Content-Range, bytes), each
+/// part's length read from its Content-Range (footage may contain anything).
+fn byteranges(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+    let find = |h: &[u8], n: &[u8]| h.windows(n.len()).position(|w| w == n).unwrap();
+    let delim = format!("--{boundary}");
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        rest = &rest[find(rest, delim.as_bytes()) + delim.len()..];
+        if rest.starts_with(b"--") {
+            return out;
+        }
+        let head_end = find(rest, b"\r\n\r\n");
+        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
+        let range = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Range: "))
+            .unwrap()
+            .to_string();
+        let (a, b) = range
+            .strip_prefix("bytes ")
+            .and_then(|r| r.split('/').next())
+            .and_then(|r| r.split_once('-'))
+            .unwrap();
+        let len = b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1;
+        let data = &rest[head_end + 4..head_end + 4 + len];
+        out.push((range, data.to_vec()));
+        rest = &rest[head_end + 4 + len..];
+    }
 }
 
 #[test]

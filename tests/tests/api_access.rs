@@ -176,21 +176,7 @@ fn decisions_through_the_api_reach_the_edge() {
     let staff = staff(&c.center, "410422");
     let api = c.center.http;
     for (from, to) in [("09:30", "09:40"), ("09:45", "09:50")] {
-        c.edge.ok(&[
-            "activity",
-            "interruption",
-            "A-1",
-            "--reason",
-            "weather",
-            "--basis",
-            "暴雨",
-            "--from",
-            &format!("2026-11-20T{from}:00Z"),
-            "--to",
-            &format!("2026-11-20T{to}:00Z"),
-            "--by",
-            "1001",
-        ]);
+        c.edge.interruption("A-1", from, to);
     }
     c.edge.sync_once();
     let pending = get(api, "/api/v1/activities?pending=true", &staff["head"]).json();

@@ -136,7 +136,7 @@ pub fn one(c: &Center, who: &Principal, county: &str, id: &str) -> Result<Value,
         if seer.item(Op::ReadRecord, &r.item)? != Verdict::Allow {
             return Ok(false);
         }
-        items.push(super::records::item_json(&r, row.class));
+        items.push(super::records::item_json(&mut seer, &r)?);
         Ok(true)
     })?;
     let mut v = serde_json::to_value(&row)?;
@@ -229,8 +229,16 @@ pub fn list_findings(c: &Center, who: &Principal, p: &Params) -> Result<Value, A
         let Some(row) = c.journal.store.get_record::<FindingRow>(INDEX, k)? else {
             return Ok(false);
         };
-        let activity = (!row.owner.starts_with("item:")).then_some(row.owner.as_str());
+        let ledger = row.owner.starts_with(crate::projection::LEDGER_OWNER);
+        let activity = (!row.owner.starts_with("item:") && !ledger).then_some(row.owner.as_str());
         let allowed = match (activity, finding_item(&row.finding)) {
+            _ if ledger => match &row.finding {
+                Finding::CheckOverridden { officer, .. } => {
+                    seer.plain(Op::ReadRecord, &row.county, std::slice::from_ref(officer))
+                        == Verdict::Allow
+                }
+                _ => false,
+            },
             (Some(id), _) => match seer.activity_row(&row.county, id)? {
                 Some(a) => seer.activity(Op::ReadRecord, &a)? == Verdict::Allow,
                 None => false,

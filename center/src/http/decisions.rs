@@ -1,12 +1,13 @@
 //! Decisions through the API: approve or return an interruption record (art. 12,
 //! the head), set a hold (art. 16) or a classification (art. 14, a supervisor),
-//! and grants to classified records. Each goes through the same [`Center`]
+//! annotate (art. 10, a keeper of the county), and grants to classified records. Each goes through the same [`Center`]
 //! methods as `center approve` / `center hold`, so it lands in the merged
 //! document and reaches the county's edge at its next sync. Also `POST /login`.
 
 use axum::extract::{Path, State};
 use axum::Json;
 use jilu_common::access::{decide, Class, Op, Principal, Verdict};
+use jilu_common::activity::AnnotationKind;
 use jilu_common::audit::Action;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -17,6 +18,7 @@ use super::error::ApiError;
 use super::visibility::Seer;
 use super::Api;
 use crate::accounts::Accounts;
+use crate::annotate::NewAnnotation;
 use crate::center::Center;
 use crate::grants::Grants;
 
@@ -33,6 +35,7 @@ fn allowed(c: &Center, who: &Principal, county: &str, id: &str, op: Op) -> Resul
             match op {
                 Op::DecideInterruption => "decide interruptions (the head does)",
                 Op::SetHold => "set holds (a supervisor does)",
+                Op::Annotate => "annotate (a keeper of the county does)",
                 _ => "set classifications (a supervisor does)",
             }
         ))),
@@ -150,6 +153,76 @@ pub async fn classification(
     call.run(move |c, who| {
         let r: ClassRequest = body(&text)?;
         set_classification(c, who, &county, &id, &r.class)
+    })
+    .await
+    .map(Json)
+}
+
+/// `PUT /items/{hash}/classification`: a supervisor sets an item's own class.
+pub async fn item_classification(
+    call: Call,
+    Path(hash): Path<String>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        let r: ClassRequest = body(&text)?;
+        let class: Class = r.class.parse().map_err(ApiError::bad_request)?;
+        let h = super::records::hex32(&hash.to_lowercase()).ok_or_else(|| {
+            ApiError::bad_request(format!("{hash:?} is not an item hash (64 hex digits)"))
+        })?;
+        let rec = c
+            .item(&h)?
+            .ok_or_else(|| ApiError::not_found("such item"))?;
+        match Seer::new(c, who).item(Op::SetClassification, &rec.item)? {
+            Verdict::Allow => {}
+            Verdict::Hidden => return Err(ApiError::hidden("such item")),
+            Verdict::Forbidden => {
+                return Err(ApiError::forbidden(&format!(
+                    "role {} may not set classifications (a supervisor does)",
+                    who.role
+                )))
+            }
+        }
+        let set = c
+            .set_item_classification(&who.name, &h, class)
+            .map_err(rejected)?;
+        Ok(json!({"item": rec.item.hash, "classification": set}))
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnnotationRequest {
+    kind: AnnotationKind,
+    text: String,
+    #[serde(default)]
+    item: Option<String>,
+    #[serde(default)]
+    at: Option<i64>,
+}
+
+/// `POST .../annotations`: a keeper of the county annotates (art. 10).
+pub async fn annotate(
+    call: Call,
+    Path((county, id)): Path<(String, String)>,
+    text: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    call.run(move |c, who| {
+        let r: AnnotationRequest = body(&text)?;
+        if r.text.trim().is_empty() {
+            return Err(ApiError::bad_request("an annotation needs its text"));
+        }
+        allowed(c, who, &county, &id, Op::Annotate)?;
+        let new = NewAnnotation {
+            kind: r.kind,
+            text: r.text,
+            item: r.item.map(|h| h.to_lowercase()),
+            at: r.at,
+        };
+        let a = c.annotate(&who.name, &county, &id, new).map_err(rejected)?;
+        Ok(json!({"activity": a}))
     })
     .await
     .map(Json)

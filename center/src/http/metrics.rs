@@ -136,6 +136,14 @@ fn render(api: &Api) -> anyhow::Result<String> {
         "jilu_http_refusals_total {}",
         api.metrics.refusals.load(Ordering::Relaxed)
     )?;
+    writeln!(out, "# TYPE jilu_quic_refusals_total counter")?;
+    for (reason, n) in c.refusals.counts() {
+        writeln!(
+            out,
+            "jilu_quic_refusals_total{{reason=\"{}\"}} {n}",
+            reason.label()
+        )?;
+    }
     writeln!(out, "# TYPE jilu_store_keys gauge")?;
     for family in crate::schema::FAMILIES
         .iter()

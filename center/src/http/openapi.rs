@@ -96,6 +96,7 @@ fn schemas() -> Value {
             "properties": {"hash": {"type": "string"}, "size": {"type": "integer"}, "county": {"type": "string"},
                 "officer": {"type": "string"}, "device": {"type": "string"}, "activity": {"type": ["string", "null"]},
                 "capture_start": {"type": "integer"}, "state": {"enum": ["verified", "held"]},
+                "expires_at": {"type": ["integer", "null"], "description": "when the ordinary retention (art. 15: 3 months after the activity ended, or after the capture for an unlinked item) lets a keeper clear it; null when held"},
                 "class": {"$ref": "#/components/schemas/Class"}}},
         "Class": {"enum": ["ordinary", "personal-privacy", "commercial-secret", "state-secret"]},
         "ActivityRow": {"type": "object", "required": ["county", "activity", "class", "items", "pending"],
@@ -112,6 +113,10 @@ fn schemas() -> Value {
             "properties": {"reason": {"type": "string", "minLength": 1}}},
         "ClassRequest": {"type": "object", "required": ["class"], "additionalProperties": false,
             "properties": {"class": {"$ref": "#/components/schemas/Class"}}},
+        "AnnotationRequest": {"type": "object", "required": ["kind", "text"], "additionalProperties": false,
+            "properties": {"kind": {"enum": ["place", "time", "scene", "participants", "officer-conduct", "party-conduct", "violation", "evidence"]},
+                "text": {"type": "string", "minLength": 1, "pattern": "\\S"}, "item": {"type": ["string", "null"], "pattern": "^[0-9a-fA-F]{64}$"},
+                "at": {"type": ["integer", "null"]}}},
         "GrantRequest": {"type": "object", "required": ["user", "target"], "additionalProperties": false,
             "properties": {"user": {"type": "string"}, "target": {"type": "string", "description": "activity:COUNTY/ID or item:HASH"},
                 "days": {"type": "integer", "minimum": 1, "maximum": 3650}, "revoke": {"type": "boolean"}}},
@@ -146,6 +151,11 @@ pub fn document() -> Value {
             json!({"type": "string", "pattern": "^[0-9a-f]{4,64}$"}),
             "hash prefix",
         ),
+        q(
+            "expires_before",
+            text(),
+            "items whose ordinary retention ends before this time (ms since 1970, or RFC 3339), soonest first; held items never",
+        ),
     ];
     item_params.extend(paging());
     let mut act_params = vec![
@@ -165,7 +175,7 @@ pub fn document() -> Value {
     decision_params.push(p("interruption", county()));
     let content = {
         let mut o = op(
-            "an item's footage (Range: bytes=A-B)",
+            "an item's footage (Range: bytes=A-B, or up to 16 ranges as multipart/byteranges)",
             vec![
                 p("hash", hash()),
                 param(
@@ -173,7 +183,7 @@ pub fn document() -> Value {
                     "header",
                     json!({"type": "string"}),
                     false,
-                    "one byte range",
+                    "bytes=A-B, bytes=A-, bytes=-N, or up to 16 of them separated by commas (answered as multipart/byteranges); none satisfiable, or more than 16: 416",
                 ),
             ],
             json!({}),
@@ -181,7 +191,7 @@ pub fn document() -> Value {
             &["416"],
         );
         o["responses"]["200"] = json!({"description": "the whole item", "content": {"application/octet-stream": {}, "video/mp4": {}, "image/jpeg": {}, "audio/wav": {}, "audio/mpeg": {}}});
-        o["responses"]["206"] = json!({"description": "the range asked for", "content": {"application/octet-stream": {}, "video/mp4": {}, "image/jpeg": {}, "audio/wav": {}, "audio/mpeg": {}}});
+        o["responses"]["206"] = json!({"description": "the range asked for; several as multipart/byteranges, one part each", "content": {"application/octet-stream": {}, "video/mp4": {}, "image/jpeg": {}, "audio/wav": {}, "audio/mpeg": {}, "multipart/byteranges": {}}});
         o
     };
     let mut login = op(
@@ -205,10 +215,12 @@ pub fn document() -> Value {
             "/api/v1/items": {"get": op("items, filtered and paged", item_params, list("items", "Item"), None, &[])},
             "/api/v1/items/{hash}": {"get": op("an item's record and custody chain", vec![p("hash", hash())], json!({"type": "object", "required": ["item", "custody"]}), None, &[])},
             "/api/v1/items/{hash}/content": {"get": content},
+            "/api/v1/items/{hash}/classification": {"put": op("set an item's own classification (art. 14; supervisor); the item's class is the stricter of its own and its activity's", vec![p("hash", hash())], object(), Some("ClassRequest"), &["422"])},
             "/api/v1/activities": {"get": op("activities, filtered and paged", act_params, list("activities", "ActivityRow"), None, &[])},
             "/api/v1/activities/{county}/{id}": {"get": op("an activity with its items", activity_path(), json!({"$ref": "#/components/schemas/ActivityRow"}), None, &[])},
             "/api/v1/activities/{county}/{id}/interruptions/{interruption}/decision": {"post": op("approve or return an interruption record (art. 12; head)", decision_params, object(), Some("Decision"), &["422"])},
             "/api/v1/activities/{county}/{id}/hold": {"post": op("set a hold (art. 16; supervisor)", activity_path(), object(), Some("HoldRequest"), &["422"])},
+            "/api/v1/activities/{county}/{id}/annotations": {"post": op("annotate an activity (art. 10; keeper of the county)", activity_path(), object(), Some("AnnotationRequest"), &["422"])},
             "/api/v1/activities/{county}/{id}/classification": {"put": op("set the classification (art. 14; supervisor)", activity_path(), object(), Some("ClassRequest"), &["422"])},
             "/api/v1/grants": {
                 "get": op("every grant (supervisor)", vec![], json!({"type": "object", "required": ["grants"]}), None, &[]),
@@ -216,7 +228,7 @@ pub fn document() -> Value {
             },
             "/api/v1/devices": {"get": op("devices, from the items they recorded", county_page, list("devices", "Device"), None, &[])},
             "/api/v1/edges": {"get": op("edges with last contact, queue and lag", vec![], json!({"type": "object", "required": ["edges"], "properties": {"edges": {"type": "array", "items": {"$ref": "#/components/schemas/Edge"}}}}), None, &[])},
-            "/api/v1/findings": {"get": op("compliance findings (art. 5, 6, 8/12, 13)", vec![q("county", county(), "county code"), paging()[0].clone(), paging()[1].clone()],
+            "/api/v1/findings": {"get": op("compliance findings (art. 5, 6, 8/12, 13), overridden pre-use checks (art. 7) and interruption records waiting for approval (art. 12)", vec![q("county", county(), "county code"), paging()[0].clone(), paging()[1].clone()],
                 json!({"type": "object", "required": ["findings", "overdue"], "properties": {"findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}, "overdue": {"type": "array"}, "next": {"type": ["string", "null"]}}}), None, &[])},
             "/api/v1/audit": {"get": op("the audit log (auditor)", vec![
                 q("after", json!({"type": "integer", "minimum": 0}), "entries after this seq"),

@@ -1,5 +1,6 @@
 //! `GET /api/v1/items` and `/items/{hash}`: items from the projections, one
-//! page at a time, each decided for the caller (what is hidden is absent).
+//! page at a time, each decided for the caller (what is hidden is absent);
+//! `expires_before` lists what the ordinary retention lets a keeper clear.
 
 use std::collections::BTreeMap;
 
@@ -118,17 +119,32 @@ fn hash_range(prefix: &str) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
     Ok((keys::item_row(&lo), upper))
 }
 
-pub fn item_json(row: &ItemRow, class: jilu_common::access::Class) -> Value {
-    let mut v = serde_json::to_value(&row.item).unwrap_or(Value::Null);
+/// An item as the API shows it: its record, state, effective class and, under
+/// the ordinary retention, when it may be cleared (`expires_at`; null when held).
+pub fn item_json(seer: &mut Seer<'_>, row: &ItemRow) -> anyhow::Result<Value> {
+    let class = seer.item_class(&row.item)?;
+    let expires = seer.item_expiry(row)?;
+    let mut v = serde_json::to_value(&row.item)?;
     if let Some(o) = v.as_object_mut() {
         o.insert("state".into(), json!(row.state));
         o.insert("class".into(), json!(class));
+        o.insert("expires_at".into(), json!(expires));
     }
-    v
+    Ok(v)
 }
 
-pub const ITEM_PARAMS: [&str; 10] = [
-    "county", "activity", "officer", "device", "from", "to", "state", "hash", "limit", "cursor",
+pub const ITEM_PARAMS: [&str; 11] = [
+    "county",
+    "activity",
+    "officer",
+    "device",
+    "from",
+    "to",
+    "state",
+    "hash",
+    "expires_before",
+    "limit",
+    "cursor",
 ];
 
 pub fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiError> {
@@ -153,6 +169,7 @@ pub fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiE
             })?),
         };
     let (from, to) = (p.time("from")?, p.time("to")?);
+    let expires_before = p.time("expires_before")?;
     let limit = p.limit()?;
     let timed = |prefix: Vec<u8>| Range {
         lower: from.map(|t| {
@@ -175,6 +192,12 @@ pub fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiE
             lower: Some(lo),
             upper: Some(hi),
             cursor: None,
+        }
+    } else if let Some(t) = expires_before {
+        Range {
+            prefix: Key::new("ie").done(),
+            upper: Some(Key::new("ie").time(t).done()),
+            ..Range::default()
         }
     } else if let Some(a) = activity {
         let county =
@@ -219,9 +242,13 @@ pub fn list_items(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiE
         if !keep || seer.item(Op::ReadRecord, i)? != Verdict::Allow {
             return Ok(false);
         }
-        let class = seer.item_class(i)?;
-        out.push(item_json(&row, class));
-        Ok(true)
+        let v = item_json(&mut seer, &row)?;
+        let expiring =
+            expires_before.is_none_or(|t| v["expires_at"].as_i64().is_some_and(|e| e < t));
+        if expiring {
+            out.push(v);
+        }
+        Ok(expiring)
     })?;
     Ok(json!({"items": out, "next": next.map(|k| query::encode_cursor(&k))}))
 }
@@ -253,10 +280,9 @@ pub fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiErr
         Verdict::Hidden => return Err(ApiError::hidden("such item")),
         Verdict::Forbidden => return Err(ApiError::forbidden("your role reads no records")),
     }
-    let class = seer.item_class(&rec.item)?;
     let custody = c.journal.custody(&h)?;
     Ok(json!({
-        "item": item_json(&row, class),
+        "item": item_json(&mut seer, &row)?,
         "origin": rec.origin,
         "verified_at": rec.verified_at,
         "holders": rec.holders,

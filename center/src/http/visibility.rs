@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use jilu_common::access::{decide, Class, Op, Principal, Target, Verdict};
+use jilu_common::access::{decide, effective, Class, Op, Principal, Target, Verdict};
 use jilu_common::item::Item;
 
 use crate::center::Center;
 use crate::grants::{activity_target, item_target, Grants};
 use crate::index::keys;
-use crate::index::ActivityRow;
+use crate::index::{ActivityRow, ItemRow, ItemState};
+use jilu_common::retention;
+use jilu_common::time::Millis;
 
 /// Decisions for one request, with the activity rows it read.
 pub struct Seer<'a> {
@@ -62,15 +64,56 @@ impl<'a> Seer<'a> {
         ))
     }
 
-    /// The class an item has: its activity's (ordinary when unlinked).
+    /// The class that governs an item: the stricter of its own (from its
+    /// county's registry document) and its activity's (ordinary when unlinked).
     pub fn item_class(&mut self, item: &Item) -> Result<Class> {
-        Ok(match &item.activity {
+        let activity = match &item.activity {
             Some(a) => self
                 .activity_row(&item.county, a)?
                 .map(|r| r.class)
                 .unwrap_or_default(),
             None => Class::Ordinary,
-        })
+        };
+        let own = self
+            .center
+            .journal
+            .store
+            .get(
+                crate::schema::INDEX,
+                &keys::item_class(&item.county, item.hash.as_bytes()),
+            )?
+            .map(|v| std::str::from_utf8(&v).map_or(Class::StateSecret, |t| Class::of_doc(Some(t))))
+            .unwrap_or_default();
+        Ok(effective(own, activity))
+    }
+
+    /// An ordinary record of a county that no classification covers (a ledger
+    /// line): the county and officer scope decide.
+    pub fn plain(&self, op: Op, county: &str, officers: &[String]) -> Verdict {
+        decide(
+            self.who,
+            op,
+            Some(&Target {
+                county,
+                officers,
+                class: Class::Ordinary,
+                granted: false,
+            }),
+        )
+    }
+
+    /// When the item may be cleared under the ordinary retention; `None` when held.
+    pub fn item_expiry(&mut self, row: &ItemRow) -> Result<Option<Millis>> {
+        if row.state != ItemState::Verified {
+            return Ok(None);
+        }
+        let end = match &row.item.activity {
+            Some(a) => self
+                .activity_row(&row.item.county, a)?
+                .and_then(|r| r.activity.departure),
+            None => None,
+        };
+        Ok(Some(retention::expires_at(&row.item, end)))
     }
 
     pub fn item(&mut self, op: Op, item: &Item) -> Result<Verdict> {

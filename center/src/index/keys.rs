@@ -17,7 +17,9 @@
 //! | `iv` device time hash | — (items of a device) |
 //! | `it` time hash | — (items by capture date) |
 //! | `ib` state time hash | — (items by state) |
+//! | `ie` time(expiry) hash | — (items under the ordinary retention, by expiry; not held ones) |
 //! | `dv` county device | [`super::DeviceRow`] |
+//! | `ik` county hash | an item's own class above ordinary (its name), from `registry/<county>` |
 //! | `fi` county owner n | [`super::FindingRow`] (owner: activity id, or `item:HASH`) |
 //! | `mx` | the matter catalogue's rows |
 //!
@@ -64,6 +66,10 @@ pub fn activity_row(county: &str, id: &str) -> Vec<u8> {
 
 pub fn item_row(hash: &[u8; 32]) -> Vec<u8> {
     Key::new("is").bytes(hash).done()
+}
+
+pub fn item_class(county: &str, hash: &[u8; 32]) -> Vec<u8> {
+    Key::new("ik").text(county).bytes(hash).done()
 }
 
 pub fn device_row(county: &str, device: &str) -> Vec<u8> {

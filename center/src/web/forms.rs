@@ -13,7 +13,11 @@ use super::WebCall;
 use crate::http::decisions;
 
 fn back(county: &str, id: &str) -> String {
-    format!("/web/activities/{}/{}", super::encode(county), super::encode(id))
+    format!(
+        "/web/activities/{}/{}",
+        super::encode(county),
+        super::encode(id)
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,7 +35,13 @@ pub async fn interruption(
 ) -> Response {
     call.form(f.csrf, move |c, who| {
         let note = Some(f.note.trim().to_string()).filter(|n| !n.is_empty());
-        decisions::decide_interruption(c, who, (&county, &id, &interruption), f.approve == "true", note)?;
+        decisions::decide_interruption(
+            c,
+            who,
+            (&county, &id, &interruption),
+            f.approve == "true",
+            note,
+        )?;
         Ok(back(&county, &id))
     })
     .await

@@ -18,7 +18,9 @@ use jilu_web::pages::LoginPage;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::sessions::{cookie, random_hex, same, set_cookie, Sessions, COOKIE, LANG_COOKIE, LOGIN_COOKIE};
+use super::sessions::{
+    cookie, random_hex, same, set_cookie, Sessions, COOKIE, LANG_COOKIE, LOGIN_COOKIE,
+};
 use super::{redirect, render, same_origin, WebCall};
 use crate::accounts::Accounts;
 use crate::center::Center;
@@ -41,7 +43,10 @@ fn login_page(call: &WebCall, status: u16, error: Option<&'static str>, name: &s
         csrf: csrf.clone(),
         name: name.to_string(),
     };
-    with_cookie(render(status, &page), set_cookie(LOGIN_COOKIE, &csrf, Some(900)))
+    with_cookie(
+        render(status, &page),
+        set_cookie(LOGIN_COOKIE, &csrf, Some(900)),
+    )
 }
 
 /// `GET /web/login`: the form (or, signed in already, the first page).
@@ -87,13 +92,21 @@ fn unenrolled(t: &jilu_web::Strings) -> &'static str {
 }
 
 /// Checks a login; the user on success.
-fn check(c: &Center, f: &LoginForm, addr: &str, state: &super::WebState) -> Result<Result<crate::accounts::User, Refused>, ApiError> {
+fn check(
+    c: &Center,
+    f: &LoginForm,
+    addr: &str,
+    state: &super::WebState,
+) -> Result<Result<crate::accounts::User, Refused>, ApiError> {
     let limits = c.cfg.web.limits();
     let now = now_ms();
     if state.throttle.blocked(&f.name, addr, limits, now) {
         return Ok(Err(("login_throttled", throttled, false)));
     }
-    let _one = state.login.lock().map_err(|_| ApiError::internal("login lock"))?;
+    let _one = state
+        .login
+        .lock()
+        .map_err(|_| ApiError::internal("login lock"))?;
     let acc = Accounts(c);
     let refused = |r: Refused| {
         if r.2 {
@@ -133,7 +146,11 @@ pub async fn submit(call: WebCall, Form(f): Form<LoginForm>) -> Response {
         let outcome = if form_ok {
             check(&c, &f, &addr, &web)?
         } else {
-            Err(("csrf", failed as fn(&jilu_web::Strings) -> &'static str, false))
+            Err((
+                "csrf",
+                failed as fn(&jilu_web::Strings) -> &'static str,
+                false,
+            ))
         };
         match outcome {
             Ok(user) => {

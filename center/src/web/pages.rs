@@ -43,11 +43,20 @@ fn get(q: &HashMap<String, String>, k: &str) -> String {
 }
 
 /// `base?k=v&...&cursor=next` for the next page.
-fn next_url(base: &str, q: &HashMap<String, String>, keys: &[&str], cursor: Option<&str>) -> Option<String> {
+fn next_url(
+    base: &str,
+    q: &HashMap<String, String>,
+    keys: &[&str],
+    cursor: Option<&str>,
+) -> Option<String> {
     let cursor = cursor?;
     let mut parts: Vec<String> = keys
         .iter()
-        .filter_map(|k| q.get(*k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}", encode(v))))
+        .filter_map(|k| {
+            q.get(*k)
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode(v)))
+        })
         .collect();
     parts.push(format!("cursor={}", encode(cursor)));
     Some(format!("{base}?{}", parts.join("&")))
@@ -174,8 +183,13 @@ pub async fn item(call: WebCall, Path(hash): Path<String>) -> Response {
             activity: it.activity.clone(),
             size: it.size,
             device: it.device.clone(),
-            duration: it.duration_ms.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
-            class: lang.label(v["item"]["class"].as_str().unwrap_or("ordinary")).to_string(),
+            duration: it
+                .duration_ms
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "—".into()),
+            class: lang
+                .label(v["item"]["class"].as_str().unwrap_or("ordinary"))
+                .to_string(),
             origin: v["origin"].as_str().unwrap_or_default().to_string(),
             verified_at: v["verified_at"].as_i64().map(when).unwrap_or_default(),
             holders: v["holders"]
@@ -218,11 +232,18 @@ pub async fn board(call: WebCall, Query(q): Q) -> Response {
         let overdue = v["overdue"].as_array().into_iter().flatten();
         for f in findings.chain(overdue) {
             let county = f["county"].as_str().unwrap_or_default().to_string();
-            let owner = f["owner"].as_str().or(f["activity"].as_str()).unwrap_or_default();
+            let owner = f["owner"]
+                .as_str()
+                .or(f["activity"].as_str())
+                .unwrap_or_default();
             let (officers, link, concerns) = match owner.strip_prefix("item:") {
                 Some(h) => {
                     let officer = hex32(h)
-                        .map(|k| c.journal.store.get_record::<ItemRow>(INDEX, &keys::item_row(&k)))
+                        .map(|k| {
+                            c.journal
+                                .store
+                                .get_record::<ItemRow>(INDEX, &keys::item_row(&k))
+                        })
                         .transpose()?
                         .flatten()
                         .map(|r| r.item.officer)
@@ -234,7 +255,11 @@ pub async fn board(call: WebCall, Query(q): Q) -> Response {
                         .activity_row(&county, owner)?
                         .map(|r| r.activity.officers)
                         .unwrap_or_default();
-                    (officers, format!("/web/activities/{county}/{owner}"), owner.to_string())
+                    (
+                        officers,
+                        format!("/web/activities/{county}/{owner}"),
+                        owner.to_string(),
+                    )
                 }
             };
             let art = f["article"].as_str().unwrap_or_default().to_string();
@@ -276,7 +301,12 @@ pub async fn board(call: WebCall, Query(q): Q) -> Response {
             by_county: by_county.into_iter().collect(),
             by_officer: by_officer.into_iter().collect(),
             rows: out,
-            next: next_url("/web/board", &q, &["county", "officer", "article"], v["next"].as_str()),
+            next: next_url(
+                "/web/board",
+                &q,
+                &["county", "officer", "article"],
+                v["next"].as_str(),
+            ),
         })
     })
     .await
@@ -291,7 +321,11 @@ pub async fn audit(call: WebCall, Query(q): Q) -> Response {
         let next = v["next"].as_u64().map(|n| {
             let mut parts: Vec<String> = ["actor", "action", "subject"]
                 .iter()
-                .filter_map(|k| q.get(*k).filter(|x| !x.is_empty()).map(|x| format!("{k}={}", encode(x))))
+                .filter_map(|k| {
+                    q.get(*k)
+                        .filter(|x| !x.is_empty())
+                        .map(|x| format!("{k}={}", encode(x)))
+                })
                 .collect();
             parts.push(format!("after={n}"));
             format!("/web/audit?{}", parts.join("&"))

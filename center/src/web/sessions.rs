@@ -83,7 +83,9 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A `Set-Cookie` value: HttpOnly, Secure, SameSite=Strict, for the whole site;
 /// `max_age` 0 removes it, `None` lasts the browser session.
 pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
-    let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+    let age = max_age
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
     format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict{age}")
 }
 
@@ -140,11 +142,7 @@ impl Sessions<'_> {
     /// The user of a live session; an expired one is ended. Resets the idle clock.
     pub fn check(&self, id: &str) -> Result<(Principal, WebSession), Refusal> {
         let cfg = &self.0.cfg.web;
-        let mut s = self
-            .get(id)
-            .ok()
-            .flatten()
-            .ok_or(Refusal::SessionUnknown)?;
+        let mut s = self.get(id).ok().flatten().ok_or(Refusal::SessionUnknown)?;
         let now = now_ms();
         let idle = now - s.seen_at > cfg.session_idle_secs as i64 * 1000;
         let old = now - s.created_at > cfg.session_max_secs as i64 * 1000;
@@ -186,7 +184,13 @@ mod tests {
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(cookie(&h, "c"), None);
         let c = set_cookie(COOKIE, "x", Some(0));
-        for part in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=0"] {
+        for part in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=0",
+        ] {
             assert!(c.contains(part), "{c}");
         }
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));

@@ -10,7 +10,11 @@
 //! fiftieth of that). Items are small (one chunk): the bench measures the index,
 //! not the disk.
 //!
-//! Not measured here: the fan-in of 100 edges over QUIC.
+//! `--fan-in N` runs the other part instead: N edges syncing at once to a real
+//! `center run` over QUIC ([`fan_in`]).
+
+#[path = "bench_center/fan_in.rs"]
+mod fan_in;
 
 use std::time::Instant;
 
@@ -105,6 +109,15 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--fan-in") {
+        return fan_in::run(fan_in::Plan {
+            edges: arg(&args, "--fan-in", 100)?.max(1),
+            docs: arg(&args, "--docs", 20)?,
+            items: arg(&args, "--edge-items", 2)?,
+            item_size: arg(&args, "--item-size", 8 << 20)?,
+            stall_secs: arg(&args, "--stall", 600)? as u64,
+        });
+    }
     let items = arg(&args, "--items", 20_000)?;
     let activities = arg(&args, "--activities", 4_000)?.max(1);
     let counties = arg(&args, "--counties", 20)?.max(1);
