@@ -89,11 +89,13 @@ pub fn db_options() -> Options {
     // Every open replays the write-ahead log not yet flushed, and a log file lives
     // until every family with data in it has flushed: small families (meta, the
     // heads index) flush rarely, so after a first sync of 100,000 documents each
-    // later open replayed ~100 MiB, and the unchanged `sync --once` took 4.4 s
-    // instead of 0.45 s at 10,000 (`jilu-bench-sync --docs`). Past this size
-    // RocksDB flushes the families that hold the oldest log, so an open replays
-    // at most this much.
-    o.set_max_total_wal_size(16 << 20);
+    // later open replayed ~100 MiB (`jilu-bench-sync --docs`). Capping it with
+    // `max_total_wal_size` (16 MiB tried) made the replay shorter, but with it a
+    // running node on a nearly full disk (24 MiB tmpfs) refused a 100 KB ingest
+    // for lack of space (edge-node/tests/cli.rs disk_full_in_the_running_node;
+    // most likely the forced log switches, as RocksDB preallocates each new log
+    // at ~1.1 × the largest memtable, 32 MiB for footage). Left at RocksDB's
+    // default until the replay is cut another way (issue 7).
     o.set_paranoid_checks(true);
     o
 }
