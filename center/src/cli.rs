@@ -290,11 +290,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let cancel = CancellationToken::new();
             let (server, handle) = crate::server::start(center.clone(), cancel.clone()).await?;
             let admin_task = tokio::spawn(admin::serve(center.clone(), cancel.clone()));
-            outln!(
-                "center {} listening on {} (QUIC, mutual TLS)",
-                center.cfg.node,
-                server.local_addr
-            );
+            // the API binds before the first line goes out: whoever waits for
+            // "listening on" (tests, scripts, an operator) can use both at once
             let api = match center.cfg.http.clone() {
                 Some(http) => {
                     let api = crate::http::Api {
@@ -304,15 +301,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     };
                     let (addr, https, task) =
                         crate::http::listener::start(&http, api, cancel.clone()).await?;
-                    let scheme = if https { "https" } else { "http" };
-                    outln!(
-                        "center API on {scheme}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)"
-                    );
-                    outln!("center web UI on {scheme}://{addr}/web/");
-                    Some(task)
+                    Some((addr, if https { "https" } else { "http" }, task))
                 }
                 None => None,
             };
+            outln!(
+                "center {} listening on {} (QUIC, mutual TLS)",
+                center.cfg.node,
+                server.local_addr
+            );
+            let api = api.map(|(addr, scheme, task)| {
+                outln!(
+                    "center API on {scheme}://{addr}/api/v1/ (openapi.json, /metrics, /healthz)"
+                );
+                outln!("center web UI on {scheme}://{addr}/web/");
+                task
+            });
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {

@@ -204,9 +204,9 @@ pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
                 item.short(),
                 time::human_duration(ingested_at - deadline)
             ),
-            Finding::CheckOverridden {
-                device, reason, ..
-            } => format!("device {device} left although its pre-use check failed: {reason}"),
+            Finding::CheckOverridden { device, reason, .. } => {
+                format!("device {device} left although its pre-use check failed: {reason}")
+            }
             Finding::InterruptionPending {
                 activity,
                 interruption,

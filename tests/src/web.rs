@@ -18,7 +18,10 @@ pub fn enrol_totp(center: &Center, name: &str) -> String {
         .lines()
         .find(|l| l.starts_with("otpauth://totp/"))
         .unwrap_or_else(|| panic!("no otpauth URI in: {text}"));
-    assert!(text.contains('█') || text.contains('▀'), "no QR code: {text}");
+    assert!(
+        text.contains('█') || text.contains('▀'),
+        "no QR code: {text}"
+    );
     uri.split("secret=")
         .nth(1)
         .and_then(|s| s.split('&').next())
@@ -99,7 +102,11 @@ impl Browser {
     fn headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::new();
         if !self.cookies.is_empty() {
-            let c: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             h.push(("Cookie", c.join("; ")));
         }
         h
@@ -151,7 +158,12 @@ impl Browser {
         let csrf = csrf_of(&page.text()).expect("the login form's csrf");
         self.post(
             "/web/login",
-            &[("csrf", &csrf), ("name", name), ("password", password), ("totp", totp)],
+            &[
+                ("csrf", &csrf),
+                ("name", name),
+                ("password", password),
+                ("totp", totp),
+            ],
         )
     }
 

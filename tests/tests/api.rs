@@ -338,7 +338,10 @@ fn content_ranges_are_byte_exact_and_every_fetch_is_audited() {
         .and_then(|t| t.strip_prefix("multipart/byteranges; boundary="))
         .expect("a multipart/byteranges answer")
         .to_string();
-    assert_eq!(r.header("content-length"), Some(r.body.len().to_string().as_str()));
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
     let parts = byteranges(&r.body, &boundary);
     assert_eq!(parts.len(), asked.len());
     for ((a, b), (range, bytes)) in asked.iter().zip(&parts) {

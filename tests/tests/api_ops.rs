@@ -92,7 +92,10 @@ fn the_password_prompt_does_not_echo_on_a_terminal() {
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{shown}");
     assert!(shown.contains("password:"), "{shown}");
-    assert!(!shown.contains(password), "the password was echoed: {shown}");
+    assert!(
+        !shown.contains(password),
+        "the password was echoed: {shown}"
+    );
     // and it was read: the account logs in with it
     let body = format!("{{\"name\": \"typist\", \"password\": \"{password}\"}}");
     let r = request(center.http, "POST", "/api/v1/login", None, &[], Some(&body));

@@ -83,16 +83,35 @@ fn every_item_has_a_class_and_the_stricter_of_its_own_and_its_activitys_governs(
     let staff = staff(&c.center, "410422");
     let api = c.center.http;
     let see = |who: &str, hash: &str| get(api, &format!("/api/v1/items/{hash}"), &staff[who]);
-    assert_eq!(see("keeper", &c.unlinked).json()["item"]["class"], "ordinary");
+    assert_eq!(
+        see("keeper", &c.unlinked).json()["item"]["class"],
+        "ordinary"
+    );
     // only a supervisor sets it
-    assert_eq!(put_item_class(&c, &staff["keeper"], &c.unlinked, "personal-privacy"), 403);
-    assert_eq!(put_item_class(&c, &staff["head"], &c.unlinked, "personal-privacy"), 403);
-    assert_eq!(put_item_class(&c, &staff["supervisor"], &c.unlinked, "no-such"), 400);
-    assert_eq!(put_item_class(&c, &staff["supervisor"], &c.unlinked, "personal-privacy"), 200);
+    assert_eq!(
+        put_item_class(&c, &staff["keeper"], &c.unlinked, "personal-privacy"),
+        403
+    );
+    assert_eq!(
+        put_item_class(&c, &staff["head"], &c.unlinked, "personal-privacy"),
+        403
+    );
+    assert_eq!(
+        put_item_class(&c, &staff["supervisor"], &c.unlinked, "no-such"),
+        400
+    );
+    assert_eq!(
+        put_item_class(&c, &staff["supervisor"], &c.unlinked, "personal-privacy"),
+        200
+    );
     // above ordinary, without a grant it is gone: from lists, by id, its content
     for who in ["keeper", "supervisor", "1001"] {
         assert_eq!(see(who, &c.unlinked).status, 404, "{who}");
-        let content = get(api, &format!("/api/v1/items/{}/content", c.unlinked), &staff[who]);
+        let content = get(
+            api,
+            &format!("/api/v1/items/{}/content", c.unlinked),
+            &staff[who],
+        );
         assert_eq!(content.status, 404, "{who}");
         let all = get(api, "/api/v1/items?county=410422", &staff[who]).json();
         assert!(!hashes(&all).contains(&c.unlinked), "{who}: {all}");
@@ -112,18 +131,30 @@ fn every_item_has_a_class_and_the_stricter_of_its_own_and_its_activitys_governs(
     };
     let grant = |user: &str, hash: &str| grant_to(user, &format!("item:{hash}"));
     grant("keeper", &c.unlinked);
-    assert_eq!(see("keeper", &c.unlinked).json()["item"]["class"], "personal-privacy");
+    assert_eq!(
+        see("keeper", &c.unlinked).json()["item"]["class"],
+        "personal-privacy"
+    );
     // a linked item: its own class above its activity's governs, the activity stays visible
-    assert_eq!(put_item_class(&c, &staff["supervisor"], &c.linked, "state-secret"), 200);
+    assert_eq!(
+        put_item_class(&c, &staff["supervisor"], &c.linked, "state-secret"),
+        200
+    );
     assert_eq!(see("keeper", &c.linked).status, 404);
     let a = get(api, "/api/v1/activities/410422/A-1", &staff["keeper"]).json();
     assert_eq!(a["class"], "ordinary", "{a}");
     assert_eq!(a["linked_items"], serde_json::json!([]), "{a}");
     // the activity's class above the item's own governs too (the supervisor
     // needs a grant to see, and so to change, what is above ordinary)
-    assert_eq!(put_item_class(&c, &staff["supervisor"], &c.linked, "ordinary"), 404);
+    assert_eq!(
+        put_item_class(&c, &staff["supervisor"], &c.linked, "ordinary"),
+        404
+    );
     grant("supervisor", &c.linked);
-    assert_eq!(put_item_class(&c, &staff["supervisor"], &c.linked, "ordinary"), 200);
+    assert_eq!(
+        put_item_class(&c, &staff["supervisor"], &c.linked, "ordinary"),
+        200
+    );
     assert_eq!(see("keeper", &c.linked).json()["item"]["class"], "ordinary");
     let r = request(
         api,
@@ -138,7 +169,12 @@ fn every_item_has_a_class_and_the_stricter_of_its_own_and_its_activitys_governs(
     // every setting is audited; the audit view hides entries about what the
     // auditor may not see, until a grant
     let settings = || {
-        get(api, "/api/v1/audit?action=classification_set", &staff["auditor"]).json()["entries"]
+        get(
+            api,
+            "/api/v1/audit?action=classification_set",
+            &staff["auditor"],
+        )
+        .json()["entries"]
             .as_array()
             .unwrap()
             .len()
@@ -161,9 +197,23 @@ fn the_expiry_index_and_a_keepers_annotation() {
     let api = c.center.http;
     let ms = |t: &str| jilu_common::time::parse(t).unwrap();
     // A-1 ended 2026-11-20T10:00Z: its items may be cleared three months later
-    let linked = get(api, &format!("/api/v1/items/{}", c.linked), &staff["keeper"]).json();
-    assert_eq!(linked["item"]["expires_at"], ms("2027-02-20T10:00:00Z"), "{linked}");
-    let unlinked = get(api, &format!("/api/v1/items/{}", c.unlinked), &staff["keeper"]).json();
+    let linked = get(
+        api,
+        &format!("/api/v1/items/{}", c.linked),
+        &staff["keeper"],
+    )
+    .json();
+    assert_eq!(
+        linked["item"]["expires_at"],
+        ms("2027-02-20T10:00:00Z"),
+        "{linked}"
+    );
+    let unlinked = get(
+        api,
+        &format!("/api/v1/items/{}", c.unlinked),
+        &staff["keeper"],
+    )
+    .json();
     let capture_end = unlinked["item"]["capture_start"].as_i64().unwrap()
         + unlinked["item"]["duration_ms"].as_i64().unwrap_or(0);
     let expires = unlinked["item"]["expires_at"].as_i64().unwrap();
@@ -171,7 +221,14 @@ fn the_expiry_index_and_a_keepers_annotation() {
     let days = (expires - capture_end) as f64 / 86_400_000.0;
     assert!((89.0..=92.0).contains(&days), "{days} days: {unlinked}");
     let before = |t: i64| {
-        hashes(&get(api, &format!("/api/v1/items?expires_before={t}"), &staff["keeper"]).json())
+        hashes(
+            &get(
+                api,
+                &format!("/api/v1/items?expires_before={t}"),
+                &staff["keeper"],
+            )
+            .json(),
+        )
     };
     let at = ms("2027-02-20T10:00:00Z");
     assert!(before(at + 1).contains(&c.linked));
@@ -200,8 +257,14 @@ fn the_expiry_index_and_a_keepers_annotation() {
     for who in ["supervisor", "head", "1001"] {
         assert_eq!(annotate(who, &note).status, 403, "{who}");
     }
-    assert_eq!(annotate("keeper", r#"{"kind":"gossip","text":"x"}"#).status, 400);
-    assert_eq!(annotate("keeper", r#"{"kind":"scene","text":"  "}"#).status, 400);
+    assert_eq!(
+        annotate("keeper", r#"{"kind":"gossip","text":"x"}"#).status,
+        400
+    );
+    assert_eq!(
+        annotate("keeper", r#"{"kind":"scene","text":"  "}"#).status,
+        400
+    );
     let r = annotate("keeper", &note);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
@@ -216,7 +279,12 @@ fn the_expiry_index_and_a_keepers_annotation() {
     );
     assert_eq!(r.status, 200);
     assert!(!before(i64::MAX / 2).contains(&c.linked));
-    let held = get(api, &format!("/api/v1/items/{}", c.linked), &staff["keeper"]).json();
+    let held = get(
+        api,
+        &format!("/api/v1/items/{}", c.linked),
+        &staff["keeper"],
+    )
+    .json();
     assert_eq!(held["item"]["expires_at"], Value::Null);
 
     // the annotation reaches the edge through the merged document
@@ -251,7 +319,12 @@ fn overridden_checks_and_interruptions_waiting_for_approval_are_findings() {
             })
             .collect()
     };
-    let all = get(api, "/api/v1/findings?county=410422&limit=500", &staff["supervisor"]).json();
+    let all = get(
+        api,
+        "/api/v1/findings?county=410422&limit=500",
+        &staff["supervisor"],
+    )
+    .json();
     let overridden: Vec<&Value> = all["findings"]
         .as_array()
         .unwrap()

@@ -74,12 +74,38 @@ async fn shot(b: &Client, name: &str) -> PathBuf {
 
 async fn login(b: &Client, base: &str, name: &str, code: &str) {
     b.goto(&format!("{base}/web/login")).await.unwrap();
-    b.find(Locator::Id("name")).await.unwrap().send_keys(name).await.unwrap();
-    b.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    b.find(Locator::Id("totp")).await.unwrap().send_keys(code).await.unwrap();
-    b.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(name)
+        .await
+        .unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    b.find(Locator::Id("totp"))
+        .await
+        .unwrap()
+        .send_keys(code)
+        .await
+        .unwrap();
+    b.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     b.wait().for_element(Locator::Id("user")).await.unwrap();
-    let user = b.find(Locator::Id("user")).await.unwrap().text().await.unwrap();
+    let user = b
+        .find(Locator::Id("user"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(user, name);
 }
 
@@ -105,8 +131,19 @@ fn a_supervisor_and_the_head_work_in_chromium() {
     let city = city_with_item(Some(video.clone()));
     let (center, edge, hash) = (&city.center, &city.edge, city.item.clone());
     edge.ok(&[
-        "activity", "interruption", "A-1", "--reason", "weather", "--basis", "暴雨，无法继续记录",
-        "--from", "2026-11-20T09:30:00Z", "--to", "2026-11-20T09:40:00Z", "--by", "1001",
+        "activity",
+        "interruption",
+        "A-1",
+        "--reason",
+        "weather",
+        "--basis",
+        "暴雨，无法继续记录",
+        "--from",
+        "2026-11-20T09:30:00Z",
+        "--to",
+        "2026-11-20T09:40:00Z",
+        "--by",
+        "1001",
     ]);
     edge.sync_once();
     let interruption = edge.json(&["activity", "show", "A-1"])[0]["interruptions"][0]["id"]
@@ -234,16 +271,24 @@ fn a_supervisor_and_the_head_work_in_chromium() {
     let entries = served["entries"].as_array().unwrap();
     assert!(!entries.is_empty(), "no view audited: {served}");
     assert!(
-        entries.iter().all(|e| e["subject"] == format!("item:{hash}")),
+        entries
+            .iter()
+            .all(|e| e["subject"] == format!("item:{hash}")),
         "{served}"
     );
     assert!(
-        entries
-            .iter()
-            .any(|e| e["detail"]["range"].as_str().is_some_and(|r| r.starts_with("bytes="))),
+        entries.iter().any(|e| e["detail"]["range"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("bytes="))),
         "the browser fetched with Range: {served}"
     );
-    let bytes: u64 = entries.iter().map(|e| e["detail"]["bytes"].as_u64().unwrap()).sum();
-    assert!(bytes >= std::fs::metadata(&video).unwrap().len(), "{served}");
+    let bytes: u64 = entries
+        .iter()
+        .map(|e| e["detail"]["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(
+        bytes >= std::fs::metadata(&video).unwrap().len(),
+        "{served}"
+    );
     assert_eq!(shots.len(), 8);
 }

@@ -7,7 +7,6 @@
 use jilu_tests::api::{city_with_item, request, staff};
 use jilu_tests::web::{enrol_totp, next_step, totp_code, Browser, PASSWORD};
 
-
 /// Every page a user can list A-1 or its item on.
 fn pages(hash: &str) -> Vec<String> {
     vec![
@@ -31,7 +30,9 @@ fn look(b: &mut Browser, hash: &str) -> Vec<(String, u16, bool)> {
             let (status, html, _) = b.page(&p);
             // the language switch links back to the path asked for: not a finding
             let html = match html.split_once("back=") {
-                Some((a, rest)) => format!("{a}{}", rest.split_once('"').map(|r| r.1).unwrap_or("")),
+                Some((a, rest)) => {
+                    format!("{a}{}", rest.split_once('"').map(|r| r.1).unwrap_or(""))
+                }
                 None => html,
             };
             // the audit log names records as its entries' subjects (request
@@ -55,7 +56,11 @@ fn a_classified_activity_is_absent_from_every_page() {
     assert_eq!(keeper.login("keeper", PASSWORD, "").status, 303);
     let secret = enrol_totp(&c.center, "head");
     let mut head = Browser::new(web);
-    assert_eq!(head.login("head", PASSWORD, &totp_code(&secret, next_step())).status, 303);
+    assert_eq!(
+        head.login("head", PASSWORD, &totp_code(&secret, next_step()))
+            .status,
+        303
+    );
     let mut auditor = Browser::new(web);
     assert_eq!(auditor.login("auditor", PASSWORD, "").status, 303);
 
@@ -71,7 +76,10 @@ fn a_classified_activity_is_absent_from_every_page() {
         assert!(*status == 200 && *mentions);
     }
     let seen = look(&mut auditor, &c.item);
-    assert!(seen[5].2, "the auditor's log shows the item's entries: {seen:?}");
+    assert!(
+        seen[5].2,
+        "the auditor's log shows the item's entries: {seen:?}"
+    );
 
     // the supervisor classifies it state secret
     let r = request(
@@ -85,7 +93,11 @@ fn a_classified_activity_is_absent_from_every_page() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
     // now nobody without a grant finds it on any page
-    for (who, b) in [("keeper", &mut keeper), ("head", &mut head), ("auditor", &mut auditor)] {
+    for (who, b) in [
+        ("keeper", &mut keeper),
+        ("head", &mut head),
+        ("auditor", &mut auditor),
+    ] {
         for (p, status, mentions) in look(b, &c.item) {
             assert!(!mentions, "{who} sees it on {p} ({status})");
             let want = if p.starts_with("/web/activities/") || p.starts_with("/web/items/") {
@@ -99,14 +111,25 @@ fn a_classified_activity_is_absent_from_every_page() {
         }
     }
     // footage through the session cookie: as absent
-    assert_eq!(head.get(&format!("/api/v1/items/{}/content", c.item)).status, 404);
+    assert_eq!(
+        head.get(&format!("/api/v1/items/{}/content", c.item))
+            .status,
+        404
+    );
 
     // a grant brings it back for that user only
-    let out = c
-        .center
-        .run(&["--as", "supervisor", "grant", "keeper", "activity:410422/A-1"]);
+    let out = c.center.run(&[
+        "--as",
+        "supervisor",
+        "grant",
+        "keeper",
+        "activity:410422/A-1",
+    ]);
     assert!(out.status.success(), "{}", jilu_tests::text(&out));
     let seen = look(&mut keeper, &c.item);
-    assert!(seen[0].2 && seen[7].1 == 200 && seen[8].1 == 200, "{seen:?}");
+    assert!(
+        seen[0].2 && seen[7].1 == 200 && seen[8].1 == 200,
+        "{seen:?}"
+    );
     assert!(look(&mut head, &c.item).iter().all(|(_, _, m)| !m));
 }

@@ -11,7 +11,12 @@ use jilu_tests::web::{enrol_totp, next_step, totp_code, Browser, PASSWORD};
 use serde_json::Value;
 
 fn audit(center: &Center, token: &str, query: &str) -> Vec<Value> {
-    get(center.http, &format!("/api/v1/audit?{query}&limit=500"), token).json()["entries"]
+    get(
+        center.http,
+        &format!("/api/v1/audit?{query}&limit=500"),
+        token,
+    )
+    .json()["entries"]
         .as_array()
         .unwrap()
         .clone()
@@ -80,9 +85,19 @@ fn logins_csrf_throttle_and_restart() {
     assert_eq!(r.status, 403);
     let mut foreign = b.clone();
     foreign.origin = Some("http://evil.example".into());
-    assert_eq!(foreign.post(hold, &[("csrf", &csrf), ("reason", "争议")]).status, 403);
+    assert_eq!(
+        foreign
+            .post(hold, &[("csrf", &csrf), ("reason", "争议")])
+            .status,
+        403
+    );
     foreign.origin = None;
-    assert_eq!(foreign.post(hold, &[("csrf", &csrf), ("reason", "争议")]).status, 403);
+    assert_eq!(
+        foreign
+            .post(hold, &[("csrf", &csrf), ("reason", "争议")])
+            .status,
+        403
+    );
     let a = get(web, "/api/v1/activities/410422/A-1", &tokens["head"]).json();
     assert!(a["activity"]["hold"].is_null(), "{a}");
     let denied = audit(&center, &tokens["auditor"], "action=access_denied");
@@ -111,13 +126,27 @@ fn logins_csrf_throttle_and_restart() {
     // another account from the same address is not throttled
     let mut o = Browser::new(web);
     assert_eq!(o.login("1001", PASSWORD, "").status, 303);
-    let refused = audit(&center, &tokens["auditor"], "action=api_refused&subject=user:keeper");
+    let refused = audit(
+        &center,
+        &tokens["auditor"],
+        "action=api_refused&subject=user:keeper",
+    );
     let why: Vec<&str> = refused
         .iter()
         .filter_map(|e| e["detail"]["reason"].as_str())
         .collect();
-    assert_eq!(why, ["login_failed", "login_failed", "login_failed", "login_throttled"]);
-    assert!(refused.iter().all(|e| e["detail"]["address"] == "127.0.0.1"));
+    assert_eq!(
+        why,
+        [
+            "login_failed",
+            "login_failed",
+            "login_failed",
+            "login_throttled"
+        ]
+    );
+    assert!(refused
+        .iter()
+        .all(|e| e["detail"]["address"] == "127.0.0.1"));
 
     // a restart keeps live sessions (they are in RocksDB), and the next login
     // gets a new session id
@@ -130,26 +159,41 @@ fn logins_csrf_throttle_and_restart() {
     let next = next_step();
     let mut b2 = Browser::new(web);
     let csrf = jilu_tests::web::csrf_of(&b2.get("/web/login").text()).unwrap();
-    b2.cookies.insert("jilu_session".into(), first_session.clone());
+    b2.cookies
+        .insert("jilu_session".into(), first_session.clone());
     let code = totp_code(&secret, next);
     let r = b2.post(
         "/web/login",
-        &[("csrf", &csrf), ("name", "supervisor"), ("password", PASSWORD), ("totp", &code)],
+        &[
+            ("csrf", &csrf),
+            ("name", "supervisor"),
+            ("password", PASSWORD),
+            ("totp", &code),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
-    assert_ne!(b2.cookies["jilu_session"], first_session, "a new session id at login");
+    assert_ne!(
+        b2.cookies["jilu_session"], first_session,
+        "a new session id at login"
+    );
     let (status, _, _) = b.page("/web/counties");
     assert_eq!(status, 303, "the session replaced by the login is gone");
 
     // logout ends the session
     let (_, _, csrf) = b2.page("/web/counties");
     let kept = b2.clone();
-    assert_eq!(b2.post("/web/logout", &[("csrf", &csrf.unwrap())]).status, 303);
+    assert_eq!(
+        b2.post("/web/logout", &[("csrf", &csrf.unwrap())]).status,
+        303
+    );
     let mut stale = kept;
     let r = stale.get("/web/counties");
     assert_eq!((r.status, r.header("location")), (303, Some("/web/login")));
     let ended = audit(&center, &tokens["auditor"], "action=session_ended");
-    assert!(ended.iter().any(|e| e["detail"]["why"] == "logout"), "{ended:?}");
+    assert!(
+        ended.iter().any(|e| e["detail"]["why"] == "logout"),
+        "{ended:?}"
+    );
 }
 
 #[test]

@@ -270,7 +270,10 @@ mod tests {
             .expect("render");
             assert!(html.contains(lang.strings().nav_counties), "{html}");
             assert!(html.contains(&format!("lang=\"{}\"", lang.code())));
-            assert!(html.contains("sup&#60;1&#62;") || html.contains("sup&lt;1&gt;"), "{html}");
+            assert!(
+                html.contains("sup&#60;1&#62;") || html.contains("sup&lt;1&gt;"),
+                "{html}"
+            );
             assert!(!html.contains("sup<1>"));
         }
     }

@@ -230,7 +230,10 @@ pub fn run(plan: Plan) -> Result<()> {
     for p in &problems {
         eprintln!("{p}");
     }
-    println!("{} problems so far; reading the center's /metrics", problems.len());
+    println!(
+        "{} problems so far; reading the center's /metrics",
+        problems.len()
+    );
     let metrics = jilu_tests::api::request(center.http, "GET", "/metrics", None, &[], None);
     let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
     let quic_refusals = metric(&metrics, "jilu_quic_refusals_total");
