@@ -5,6 +5,7 @@
 //! - [`error`] — JSON errors with stable codes.
 //! - [`auth`] — bearer tokens; every use and every refusal audited.
 //! - [`visibility`] — the access decision of [`jilu_common::access`] for records.
+//! - [`audit_redact`] — masks the records a request line in the audit log names.
 //! - [`records`], [`activities`], [`operations`] — items; activities and
 //!   findings; devices, edges and the audit log (paged).
 //! - [`content`] — footage with HTTP Range, streamed from the blob store.
@@ -16,6 +17,7 @@
 //! The web UI ([`crate::web`]) is served on the same address, under `/web/`.
 
 pub mod activities;
+pub mod audit_redact;
 pub mod auth;
 pub mod content;
 pub mod decisions;

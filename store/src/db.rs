@@ -77,6 +77,29 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Closing a read-write store flushes every family's memtable. RocksDB does not on
+/// its own while the write-ahead log is on, so the next open replayed every write
+/// since the last flush: after a first sync of 100,000 documents, ~100 MiB and
+/// seconds of every later `edge-node sync --once` (issue 7, `jilu-bench-sync
+/// --only docs`). A kill -9 still replays (nothing is lost either way); a flush
+/// that fails (a full disk) leaves the log to be replayed, as before.
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.mode != Mode::ReadWrite {
+            return;
+        }
+        let Ok(names) = self.cf_names() else { return };
+        for name in names {
+            if let Some(cf) = self.db.cf_handle(&name) {
+                if let Err(e) = self.db.flush_cf(&cf) {
+                    tracing::warn!(path = %self.path.display(), family = %name, "flush on close: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Options of the database as a whole.
 pub fn db_options() -> Options {
     let mut o = Options::default();
@@ -86,16 +109,11 @@ pub fn db_options() -> Options {
     // smooth write-back so a synced commit does not wait on a large dirty-page backlog
     o.set_bytes_per_sync(8 << 20);
     o.set_keep_log_file_num(10);
-    // Every open replays the write-ahead log not yet flushed, and a log file lives
-    // until every family with data in it has flushed: small families (meta, the
-    // heads index) flush rarely, so after a first sync of 100,000 documents each
-    // later open replayed ~100 MiB (`jilu-bench-sync --docs`). Capping it with
-    // `max_total_wal_size` (16 MiB tried) made the replay shorter, but with it a
-    // running node on a nearly full disk (24 MiB tmpfs) refused a 100 KB ingest
-    // for lack of space (edge-node/tests/cli.rs disk_full_in_the_running_node;
-    // most likely the forced log switches, as RocksDB preallocates each new log
-    // at ~1.1 × the largest memtable, 32 MiB for footage). Left at RocksDB's
-    // default until the replay is cut another way (issue 7).
+    // No `max_total_wal_size` cap: with 16 MiB a running node on a nearly full disk
+    // (24 MiB tmpfs) refused a 100 KB ingest (edge-node/tests/cli.rs
+    // disk_full_in_the_running_node; RocksDB preallocates each new log at ~1.1 ×
+    // the largest memtable). The replay on open is cut by flushing on close instead
+    // (`impl Drop for Store`).
     o.set_paranoid_checks(true);
     o
 }

@@ -1116,8 +1116,12 @@ mod tests {
         sock.recv(&mut buf).await.expect("recv");
         let rtt = t0.elapsed();
         assert!(rtt >= Duration::from_millis(40), "rtt {rtt:?}");
-        assert!(rtt < Duration::from_millis(150), "rtt {rtt:?}");
-        // 1000 datagrams in ~100 ms all arrive in ~100 ms + 2 delays: timers overlap.
+        // (the upper bound is loose: a loaded machine wakes timers late)
+        assert!(rtt < Duration::from_secs(1), "rtt {rtt:?}");
+        // 1000 datagrams, 64 in flight at a time (so a late-scheduled reader cannot
+        // overflow the socket buffers and lose some: that flaked at load 10), all
+        // arrive. Held one after another they would take 1000 × ≥ 40 ms = 40 s; well
+        // under that means the delay timers overlap.
         let t0 = Instant::now();
         let got = exchange(
             proxy.addr(),
@@ -1125,14 +1129,14 @@ mod tests {
             10,
             Duration::from_millis(1),
             Duration::from_millis(100),
-            None,
+            Some(&proxy),
         )
         .await;
         let mut sorted = got;
         sorted.sort_unstable();
         assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
         assert!(
-            t0.elapsed() < Duration::from_millis(800),
+            t0.elapsed() < Duration::from_secs(8),
             "took {:?}",
             t0.elapsed()
         );

@@ -180,9 +180,33 @@ fn every_item_has_a_class_and_the_stricter_of_its_own_and_its_activitys_governs(
             .len()
     };
     assert_eq!(settings(), 0);
+    // nor do the request lines of other users' entries name it (the keeper's
+    // refused GETs above, the supervisor's PUT): they are kept, masked
+    let whole_log = || get(api, "/api/v1/audit?limit=500", &staff["auditor"]).json();
+    let log = whole_log();
+    assert!(!log.to_string().contains(&c.unlinked[..16]), "{log}");
+    assert!(!log.to_string().contains(&c.linked[..16]), "{log}");
+    let masked: Vec<&Value> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["masked"] == true)
+        .collect();
+    assert!(
+        masked
+            .iter()
+            .any(|e| e["detail"]["request"] == "GET /api/v1/items/{hash}/content"),
+        "{log}"
+    );
     grant("auditor", &c.unlinked);
     grant_to("auditor", "activity:410422/A-1");
     assert_eq!(settings(), 4);
+    let log = whole_log();
+    assert!(
+        log.to_string()
+            .contains(&format!("GET /api/v1/items/{}/content", c.unlinked)),
+        "{log}"
+    );
     // and it reaches the edge in its county's registry document
     c.edge.sync_once();
     let (edge_docs, center_docs) = (c.edge.docs(), c.center.docs("410422"));

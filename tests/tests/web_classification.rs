@@ -35,10 +35,10 @@ fn look(b: &mut Browser, hash: &str) -> Vec<(String, u16, bool)> {
                 }
                 None => html,
             };
-            // the audit log names records as its entries' subjects (request
-            // lines of other users' page views are not records)
+            // the audit log names records as its entries' subjects and in the
+            // request lines of other users' page views (masked when hidden)
             let mentions = if p.starts_with("/web/audit") {
-                html.contains(&format!(">item:{hash}<"))
+                html.contains(&hash[..12])
             } else {
                 html.contains("A-1") || html.contains(&hash[..12])
             };

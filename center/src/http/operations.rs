@@ -1,6 +1,7 @@
 //! `GET /api/v1/devices`, `/edges` and `/audit`: operational metadata (a keeper
 //! sees the own county's) and the hash-linked audit log (auditors), from which
-//! entries about records the auditor may not see are left out.
+//! entries about records the auditor may not see are left out (and request lines
+//! that name them are masked, [`super::audit_redact`]).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use jilu_store::journal::now_ms;
 use rocksdb::{Direction, IteratorMode};
 use serde_json::{json, Value};
 
+use super::audit_redact;
 use super::auth::Call;
 use super::error::ApiError;
 use super::records::{hex32, Params};
@@ -111,7 +113,11 @@ fn entry_visible(seer: &mut Seer<'_>, subject: &str) -> anyhow::Result<bool> {
             },
         );
     }
-    if let Some((county, id)) = subject.strip_prefix("doc:").and_then(activity_of) {
+    let activity = subject
+        .strip_prefix("doc:")
+        .and_then(activity_of)
+        .or_else(|| subject.strip_prefix("activity:")?.split_once('/'));
+    if let Some((county, id)) = activity {
         return Ok(match seer.activity_row(county, id)? {
             Some(row) => seer.activity(Op::ReadRecord, &row)? == Verdict::Allow,
             None => true,
@@ -155,7 +161,9 @@ pub fn list_audit(c: &Center, who: &Principal, p: &Params) -> Result<Value, ApiE
             && subject.is_none_or(|s| e.subject.starts_with(s))
             && entry_visible(&mut seer, &e.subject)?;
         if keep {
-            out.push(serde_json::to_value(&e)?);
+            let mut v = serde_json::to_value(&e)?;
+            audit_redact::redact(&mut v["detail"], &mut |s| entry_visible(&mut seer, s))?;
+            out.push(v);
         }
     }
     Ok(json!({"entries": out, "next": next}))
