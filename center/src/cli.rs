@@ -277,12 +277,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run => {
             let cfg = CenterConfig::load(&cli.config)?;
             let center = Arc::new(Center::open(cfg, Mode::ReadWrite)?);
-            // a store from before the projections (or one whose rebuild was cut short)
+            // a store from before the projections (or one whose rebuild was cut
+            // short), or projections built under another `[retention]` policy
             if center
                 .journal
                 .store
                 .get(crate::schema::INDEX, crate::index::keys::MATTERS)?
                 .is_none()
+                || !crate::projection::built_under_current_policy(&center)?
             {
                 let n = crate::projection::replace(&center, crate::projection::rebuild(&center)?)?;
                 tracing::info!(entries = n, "projections built from the documents");

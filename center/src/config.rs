@@ -32,6 +32,10 @@ pub struct CenterConfig {
     /// The web UI's sessions and login throttle (`[web]`), served on `[http]`.
     #[serde(default)]
     pub web: crate::web::WebConfig,
+    /// How long each matter keeps its footage (`[retention]`, art. 15): `default`
+    /// and `[retention.matters]`, e.g. `"M-03" = "1 year"`. Default 3 months.
+    #[serde(default)]
+    pub retention: jilu_common::retention_policy::Policy,
 }
 
 /// What one county node may make the center keep. A node within these never

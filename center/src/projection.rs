@@ -22,7 +22,8 @@ use jilu_common::hash::Hash;
 use jilu_common::item::Item;
 use jilu_common::ledger::CheckOut;
 use jilu_common::matter::{Matter, CATALOGUE};
-use jilu_common::{doc, retention, sync};
+use jilu_common::retention_policy::Policy;
+use jilu_common::{doc, sync};
 use jilu_store::journal::Tx;
 
 use crate::center::{Center, CenterItem};
@@ -203,14 +204,14 @@ fn put_activity(
     } else {
         ItemState::Verified
     };
-    let old_end = old.as_ref().and_then(|o| o.activity.departure);
+    let old_activity = old.as_ref().map(|o| &o.activity);
     for r in &linked {
         let hash = *r.item.hash.as_bytes();
         if r.state == ItemState::Verified {
-            ov.delete(expiry_key(&r.item, &hash, old_end));
+            ov.delete(expiry_key(center, &r.item, &hash, old_activity));
         }
         if state == ItemState::Verified {
-            ov.mark(expiry_key(&r.item, &hash, a.departure));
+            ov.mark(expiry_key(center, &r.item, &hash, Some(a)));
         }
         if r.state != state {
             set_state(ov, &r.item, r.state, state)?;
@@ -306,13 +307,27 @@ fn linked_items(ov: &Overlay<'_>, county: &str, id: &str) -> Result<Vec<ItemRow>
     Ok(out)
 }
 
-/// `ie` time(expiry) hash: an item under the ordinary retention, by when it may
-/// be cleared ([`jilu_common::retention`]); held items have none.
-fn expiry_key(item: &Item, hash: &[u8; 32], activity_end: Option<i64>) -> Vec<u8> {
+/// `ie` time(expiry) hash: an item under its matter's retention, by when it may
+/// be cleared ([`jilu_common::retention_policy`], `[retention]` in center.toml);
+/// held items have none. `activity` is the item's activity as projected.
+fn expiry_key(
+    center: Option<&Center>,
+    item: &Item,
+    hash: &[u8; 32],
+    activity: Option<&Activity>,
+) -> Vec<u8> {
     Key::new("ie")
-        .time(retention::expires_at(item, activity_end))
+        .time(item_expiry(center, item, activity))
         .bytes(hash)
         .done()
+}
+
+/// When `item` may be cleared under the center's retention policy (the
+/// regulation's default without a center, as in unit tests).
+pub fn item_expiry(center: Option<&Center>, item: &Item, activity: Option<&Activity>) -> i64 {
+    let default = Policy::default();
+    let policy = center.map_or(&default, |c| &c.cfg.retention);
+    policy.expires_at(item, activity.map(|a| (a.matter.as_str(), a.departure)))
 }
 
 fn state_key(state: ItemState, item: &Item, hash: &[u8; 32]) -> Vec<u8> {
@@ -377,8 +392,8 @@ fn apply_item(ov: &mut Overlay<'_>, center: Option<&Center>, item: &Item) -> Res
     ov.mark(Key::new("it").time(t).bytes(&hash).done());
     ov.mark(state_key(state, item, &hash));
     if state == ItemState::Verified {
-        let end = activity.as_ref().and_then(|a| a.activity.departure);
-        ov.mark(expiry_key(item, &hash, end));
+        let a = activity.as_ref().map(|a| &a.activity);
+        ov.mark(expiry_key(center, item, &hash, a));
     }
     let dk = keys::device_row(county, &item.device);
     let mut dev = ov.get_record::<DeviceRow>(&dk)?.unwrap_or(DeviceRow {
@@ -411,7 +426,15 @@ fn apply_item(ov: &mut Overlay<'_>, center: Option<&Center>, item: &Item) -> Res
     Ok(())
 }
 
-/// The whole index, built from the documents and items alone.
+/// Whether the stored projections were built under this center's retention
+/// policy (expiry keys depend on it); `center run` rebuilds them when not.
+pub fn built_under_current_policy(center: &Center) -> Result<bool> {
+    let stored = center.journal.store.get(INDEX, keys::RETENTION)?;
+    Ok(stored.as_deref() == Some(center.cfg.retention.fingerprint().as_bytes()))
+}
+
+/// The whole index, built from the documents and items alone (and the
+/// fingerprint of the retention policy it was built under).
 pub fn rebuild(center: &Center) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
     let mut ov = Overlay::empty();
     if let Some(d) = center.journal.load_doc(CATALOGUE)? {
@@ -423,13 +446,17 @@ pub fn rebuild(center: &Center) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
                 continue;
             }
             if let Some(d) = center.journal.load_doc(&name)? {
-                apply_doc(&mut ov, None, &name, &d)?;
+                apply_doc(&mut ov, Some(center), &name, &d)?;
             }
         }
     }
     for item in center.items()? {
-        apply_item(&mut ov, None, &item.item)?;
+        apply_item(&mut ov, Some(center), &item.item)?;
     }
+    ov.put(
+        keys::RETENTION.to_vec(),
+        center.cfg.retention.fingerprint().into_bytes(),
+    );
     Ok(ov.into_entries())
 }
 

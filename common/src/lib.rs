@@ -59,6 +59,7 @@ pub mod media;
 pub mod record;
 pub mod registry;
 pub mod retention;
+pub mod retention_policy;
 pub mod schedule;
 pub mod subject;
 pub mod sync;

@@ -49,11 +49,11 @@ pub fn expires_at(item: &Item, activity_end: Option<Millis>) -> Millis {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::time::{format, parse};
 
-    fn item(activity: Option<&str>, capture: &str, duration_ms: u64) -> Item {
+    pub(crate) fn item(activity: Option<&str>, capture: &str, duration_ms: u64) -> Item {
         Item {
             hash: crate::hash::Hash::from_bytes([0xab; 32]),
             size: 1,

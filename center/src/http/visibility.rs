@@ -12,7 +12,6 @@ use crate::center::Center;
 use crate::grants::{activity_target, item_target, Grants};
 use crate::index::keys;
 use crate::index::{ActivityRow, ItemRow, ItemState};
-use jilu_common::retention;
 use jilu_common::time::Millis;
 
 /// Decisions for one request, with the activity rows it read.
@@ -102,18 +101,20 @@ impl<'a> Seer<'a> {
         )
     }
 
-    /// When the item may be cleared under the ordinary retention; `None` when held.
+    /// When the item may be cleared under its matter's retention; `None` when held.
     pub fn item_expiry(&mut self, row: &ItemRow) -> Result<Option<Millis>> {
         if row.state != ItemState::Verified {
             return Ok(None);
         }
-        let end = match &row.item.activity {
-            Some(a) => self
-                .activity_row(&row.item.county, a)?
-                .and_then(|r| r.activity.departure),
+        let activity = match &row.item.activity {
+            Some(a) => self.activity_row(&row.item.county, a)?,
             None => None,
         };
-        Ok(Some(retention::expires_at(&row.item, end)))
+        Ok(Some(crate::projection::item_expiry(
+            Some(self.center),
+            &row.item,
+            activity.as_ref().map(|r| &r.activity),
+        )))
     }
 
     pub fn item(&mut self, op: Op, item: &Item) -> Result<Verdict> {

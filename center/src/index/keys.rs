@@ -81,6 +81,8 @@ pub fn findings_of(county: &str, owner: &str) -> Vec<u8> {
 }
 
 pub const MATTERS: &[u8] = b"mx\0";
+/// The fingerprint of the retention policy the projections were built under.
+pub const RETENTION: &[u8] = b"rp\0";
 
 /// The item hash at the end of an item-list key.
 pub fn trailing_hash(key: &[u8]) -> Option<[u8; 32]> {
