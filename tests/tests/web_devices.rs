@@ -108,6 +108,9 @@ fn a_checkout_with_an_override_shows_on_the_device_page_after_sync() {
     assert!(!tr.contains("未归还") && tr.contains("完好"), "{tr}");
     let v = get(web, "/api/v1/devices/410422/cam-01", &tokens["keeper"]).json();
     assert!(v["checkouts"][0]["in_at"].is_i64(), "{v}");
+    // the projections kept as documents merged are those a rebuild gives
+    let out = center.run(&["reindex", "--check"]);
+    assert!(out.status.success(), "{}", jilu_tests::text(&out));
 
     // another county's keeper finds no such device; an officer reads no devices
     let r = get(

@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query};
 use axum::Json;
-use jilu_common::access::{decide, Op, Principal, Verdict};
+use jilu_common::access::{Op, Principal, Verdict};
 use jilu_common::equipment;
 use serde_json::{json, Value};
 
 use super::auth::Call;
 use super::error::ApiError;
+use super::operations::operations;
 use super::records::Params;
 use super::visibility::Seer;
 use crate::center::Center;
@@ -24,15 +25,6 @@ use crate::index::keys::{self, Key};
 use crate::index::query::{self, Range};
 use crate::index::{DeviceRow, LedgerRow, RegistryRow};
 use crate::schema::INDEX;
-
-fn operations(who: &Principal) -> Result<(), ApiError> {
-    if decide(who, Op::ReadOperations, None) != Verdict::Allow {
-        return Err(ApiError::forbidden(
-            "your role does not read edges and devices",
-        ));
-    }
-    Ok(())
-}
 
 pub const DEVICE_PARAMS: [&str; 2] = ["limit", "cursor"];
 

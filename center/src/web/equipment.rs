@@ -9,13 +9,9 @@ use jilu_web::Lang;
 use serde_json::Value;
 
 use super::pages::{get, next_url, params, Q};
-use super::view::when;
+use super::view::{text, when};
 use super::WebCall;
 use crate::http::equipment::{self, DEVICE_PARAMS, REPORT_PARAMS};
-
-fn text(v: &Value, k: &str) -> String {
-    v[k].as_str().unwrap_or_default().to_string()
-}
 
 fn checkout_line(v: &Value) -> CheckoutLine {
     let failures: Vec<&str> = v["check_failures"]

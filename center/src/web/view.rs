@@ -25,7 +25,7 @@ pub fn when_opt(ms: Option<Millis>) -> String {
     ms.map(when).unwrap_or_else(|| "—".into())
 }
 
-fn text(v: &Value, k: &str) -> String {
+pub fn text(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
