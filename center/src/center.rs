@@ -296,6 +296,16 @@ impl Center {
                 self.usage.document_created(&peer.county);
             }
         }
+        if incoming.is_some() {
+            let theirs = state.their_heads.clone().unwrap_or_default();
+            crate::delivery::on_sync(
+                self,
+                &mut tx,
+                &peer.node,
+                (name.as_str(), &mut doc),
+                &theirs,
+            )?;
+        }
         tx.put(SYNCSTATE, &key, &state.encode())?;
         tx.commit()?;
         Ok(reply)
@@ -486,6 +496,7 @@ impl Center {
         let mut tx = self.journal.begin();
         tx.put_doc(name, &mut d)?;
         crate::projection::on_doc(self, &mut tx, name, &d)?;
+        crate::delivery::record(self, &mut tx, (name, ""), action, actor, &mut d)?;
         tx.audit(actor, action, Subject::Doc(name.to_string()), detail, &[])?;
         tx.commit()?;
         Ok(a)

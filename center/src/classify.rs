@@ -55,6 +55,14 @@ impl Center {
         let mut tx = self.journal.begin();
         tx.put_doc(&name, &mut d)?;
         crate::projection::on_doc(self, &mut tx, &name, &d)?;
+        crate::delivery::record(
+            self,
+            &mut tx,
+            (&name, &hex),
+            Action::ClassificationSet,
+            actor,
+            &mut d,
+        )?;
         tx.audit(
             actor,
             Action::ClassificationSet,

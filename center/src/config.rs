@@ -36,6 +36,27 @@ pub struct CenterConfig {
     /// and `[retention.matters]`, e.g. `"M-03" = "1 year"`. Default 3 months.
     #[serde(default)]
     pub retention: jilu_common::retention_policy::Policy,
+    /// The equipment ratio report (`[report]`, art. 3).
+    #[serde(default)]
+    pub report: Report,
+}
+
+/// `[report]`: targets the bureau's reports compare against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Report {
+    /// Recording devices per enforcement officer a unit (county) should have
+    /// (art. 3: the provincial equipment rules). Default 1.0; a unit below it is
+    /// flagged in the report.
+    pub devices_per_officer: f64,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self {
+            devices_per_officer: 1.0,
+        }
+    }
 }
 
 /// What one county node may make the center keep. A node within these never
@@ -145,6 +166,13 @@ impl CenterConfig {
         abs(&mut cfg.tls.key);
         abs(&mut cfg.tls.ca);
         abs(&mut cfg.tls.crl);
+        let target = cfg.report.devices_per_officer;
+        if !(target.is_finite() && target > 0.0) {
+            return Err(anyhow!(
+                "{}: [report] devices_per_officer = {target} is not a positive number of devices per officer",
+                path.display()
+            ));
+        }
         if let Some(http) = cfg.http.as_mut() {
             http.resolve(base)
                 .map_err(|e| anyhow!("{}: [http] {e}", path.display()))?;

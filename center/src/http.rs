@@ -8,6 +8,8 @@
 //! - [`audit_redact`] — masks the records a request line in the audit log names.
 //! - [`records`], [`activities`], [`operations`] — items; activities and
 //!   findings; devices, edges and the audit log (paged).
+//! - [`equipment`] — a device's ledger, checks, overrides and clock offsets;
+//!   the equipment ratio report (art. 3).
 //! - [`content`] — footage with HTTP Range, streamed from the blob store.
 //! - [`decisions`] — approvals, holds, classification, grants, login.
 //! - [`metrics`] — `/metrics` (Prometheus text) and the request latency histograms.
@@ -21,6 +23,7 @@ pub mod audit_redact;
 pub mod auth;
 pub mod content;
 pub mod decisions;
+pub mod equipment;
 pub mod error;
 pub mod listener;
 pub mod metrics;
@@ -134,6 +137,8 @@ pub fn router(api: Api) -> Router {
         )
         .route("/grants", get(decisions::grants).post(decisions::grant))
         .route("/devices", get(records::devices))
+        .route("/devices/{county}/{device}", get(equipment::device))
+        .route("/reports/equipment", get(equipment::report))
         .route("/edges", get(records::edges))
         .route("/findings", get(records::findings))
         .route("/audit", get(records::audit));

@@ -11,7 +11,9 @@ use jilu_common::access::Class;
 use jilu_common::activity::Activity;
 use jilu_common::compliance::Finding;
 use jilu_common::item::Item;
+use jilu_common::ledger::CheckOut;
 use jilu_common::record::Record;
+use jilu_common::registry::Device;
 use jilu_common::time::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -72,17 +74,51 @@ impl Record for ItemRow {
     const VERSION: u16 = 1;
 }
 
-/// A device as seen in the items it recorded.
+/// A device as seen in the items it recorded and in its county's registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRow {
     pub county: String,
     pub device: String,
     pub items: u64,
+    /// the latest capture start of its items (meaningless while `items` is 0)
     pub last_capture: Millis,
+    /// its entry in `registry/<county>`, once that document has it
+    #[serde(default)]
+    pub registered: Option<Device>,
 }
 
 impl Record for DeviceRow {
     const NAME: &'static str = "device row";
+    const VERSION: u16 = 1;
+}
+
+/// A line of a county's check-out ledger (art. 4), with its pre-use check,
+/// override and the clock offset measured at check-out (art. 7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub county: String,
+    /// the ledger document's month, `YYYY-MM`
+    pub month: String,
+    #[serde(flatten)]
+    pub checkout: CheckOut,
+}
+
+impl Record for LedgerRow {
+    const NAME: &'static str = "ledger row";
+    const VERSION: u16 = 1;
+}
+
+/// What a county's registry counts for the equipment ratio (art. 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryRow {
+    pub county: String,
+    pub officers: u64,
+    /// devices that count ([`jilu_common::equipment::counts`])
+    pub devices: u64,
+}
+
+impl Record for RegistryRow {
+    const NAME: &'static str = "registry row";
     const VERSION: u16 = 1;
 }
 

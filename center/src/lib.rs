@@ -21,6 +21,8 @@
 //! - [`projection`], [`index`] — projections of merged documents and items, kept
 //!   in the merge's own write batch, and paged queries over them.
 //! - [`accounts`], [`grants`] — the bureau's users, tokens and grants to classified records.
+//! - [`equipment`] — projections of registries and ledgers (device pages, art. 3 report).
+//! - [`delivery`] — decisions made at the center, and when the county's edge received them.
 //! - [`http`] — the JSON API served by `center run` (`[http]`).
 
 pub mod accounts;
@@ -33,6 +35,8 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod conn_audit;
+pub mod delivery;
+pub mod equipment;
 pub mod export;
 pub mod grants;
 pub mod holder;

@@ -93,6 +93,7 @@ fn apply_doc(
         return put_matters(ov, d);
     }
     if let Some(county) = name.strip_prefix("registry/") {
+        crate::equipment::put_registry(ov, county, d)?;
         return put_item_classes(ov, county, d);
     }
     if let Some((county, month)) = ledger_of(name) {
@@ -100,6 +101,7 @@ fn apply_doc(
             .into_iter()
             .map(|(_, c)| c)
             .collect();
+        crate::equipment::put_ledger(ov, county, month, &checkouts)?;
         let owner = format!("{LEDGER_OWNER}{month}");
         return put_findings(
             ov,
@@ -401,9 +403,14 @@ fn apply_item(ov: &mut Overlay<'_>, center: Option<&Center>, item: &Item) -> Res
         device: item.device.clone(),
         items: 0,
         last_capture: t,
+        registered: None,
     });
+    dev.last_capture = if dev.items == 0 {
+        t
+    } else {
+        dev.last_capture.max(t)
+    };
     dev.items += 1;
-    dev.last_capture = dev.last_capture.max(t);
     ov.put_record(dk, &dev);
     match &item.activity {
         Some(id) => {

@@ -19,6 +19,8 @@
 //! | `websessions` | BLAKE3 of a session id          | [`crate::web::sessions::WebSession`] (the id itself is only in the browser's cookie) |
 //! | `index`       | see [`crate::index::keys`]      | the projections of merged documents and items ([`crate::projection`]) |
 //! | `heads`       | see [`jilu_store::heads`]       | every document's and bucket's digest, written with each merge (the heads exchange) |
+//! | `deliveries`  | `s` NUL document NUL about      | [`crate::delivery::Sent`]: decisions made at the center on that document (`about`: an item's hash, or empty), and when an edge received each |
+//! | `deliveries`  | `p` NUL document NUL about      | (empty) while one of them waits for the edge |
 //!
 //! Every record is versioned ([`jilu_common::record`]); records written before
 //! versions (bare JSON) are format 0 and read as the current shape. The store
@@ -47,8 +49,9 @@ pub const TOKENS: &str = "tokens";
 pub const GRANTS: &str = "grants";
 pub const INDEX: &str = "index";
 pub const WEBSESSIONS: &str = "websessions";
+pub const DELIVERIES: &str = "deliveries";
 /// The center's own families (beside the store's base ones).
-pub const FIXED: [&str; 10] = [
+pub const FIXED: [&str; 11] = [
     ITEMS,
     PARTIAL,
     PEERS,
@@ -59,9 +62,10 @@ pub const FIXED: [&str; 10] = [
     INDEX,
     HEADS,
     WEBSESSIONS,
+    DELIVERIES,
 ];
 /// The same list, by the name the metrics use.
-pub const FAMILIES: [&str; 10] = FIXED;
+pub const FAMILIES: [&str; 11] = FIXED;
 
 /// This build's store layout (see the module doc for what changed).
 pub const LAYOUT: u32 = 2;
@@ -147,6 +151,21 @@ pub fn partial_key(hash: &[u8; 32], node: &str) -> Vec<u8> {
 /// `syncstate` key: node ++ NUL ++ document name.
 pub fn sync_state_key(node: &str, doc: &str) -> Vec<u8> {
     format!("{node}\u{0}{doc}").into_bytes()
+}
+
+/// `deliveries` key of the decisions on `doc` (about `about`): `s`, or `p` for
+/// the marker of one still waiting.
+pub fn delivery_key(tag: u8, doc: &str, about: &str) -> Vec<u8> {
+    let mut k = vec![tag, 0];
+    k.extend_from_slice(doc.as_bytes());
+    k.push(0);
+    k.extend_from_slice(about.as_bytes());
+    k
+}
+
+/// `deliveries` prefix of the waiting markers of `doc`.
+pub fn delivery_waiting(doc: &str) -> Vec<u8> {
+    delivery_key(b'p', doc, "")
 }
 
 /// Migrates a store of layout `found` to [`LAYOUT`], step by step.

@@ -9,11 +9,13 @@
 //! - [`login`] — the login form (password and TOTP), logout, the language switch.
 //! - [`pages`] — the pages; [`forms`] — the decisions (approve/return, hold,
 //!   classification), through the API's decision functions.
+//! - [`equipment`] — the device page and the equipment ratio report (art. 3).
 //! - [`view`] — records of the API's answers into the page models.
 //!
 //! Every page view and form is audited like an API request; every state-changing
 //! form carries the session's CSRF token and must come with this site's Origin.
 
+pub mod equipment;
 pub mod forms;
 pub mod login;
 pub mod pages;
@@ -114,6 +116,8 @@ pub fn routes() -> Router<Api> {
         .route("/web/board", get(pages::board))
         .route("/web/audit", get(pages::audit))
         .route("/web/devices", get(pages::devices))
+        .route("/web/devices/{county}/{device}", get(equipment::device))
+        .route("/web/report", get(equipment::report))
 }
 
 async fn css() -> Response {

@@ -36,6 +36,8 @@
 //! - [`sync`] — document ownership and the pure decisions of a sync session.
 //! - [`transfer`] — the center's per-item receive state: verify, resume, complete.
 //! - [`schedule`] — upload order, bandwidth cap and reconnect backoff.
+//! - [`equipment`] — the equipment ratio of art. 3 against a target.
+//! - [`delivery`] — whether an edge has received a change the center made.
 
 pub mod access;
 pub mod activity;
@@ -43,10 +45,12 @@ pub mod audit;
 pub mod chunk_tree;
 pub mod codec;
 pub mod compliance;
+pub mod delivery;
 pub mod doc;
 pub mod doc_check;
 pub mod doc_name;
 pub mod doc_summary;
+pub mod equipment;
 pub mod fuzzing;
 pub mod hash;
 pub mod holder;

@@ -145,6 +145,8 @@ pub struct ActivityPage {
     pub classes: Vec<(String, String)>,
     pub can_decide: bool,
     pub can_hold: bool,
+    /// decisions made at the center and whether the county's edge has them
+    pub deliveries: Vec<DeliveryLine>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +178,8 @@ pub struct ItemPage {
     pub mime: &'static str,
     pub src: String,
     pub custody: Vec<CustodyLine>,
+    /// its own classification decisions and whether the county's edge has them
+    pub deliveries: Vec<DeliveryLine>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +234,9 @@ pub struct AuditPage {
 pub struct DeviceLine {
     pub county: String,
     pub device: String,
+    /// its kind and status from the registry, labelled; empty when not registered
+    pub kind: String,
+    pub status: String,
     pub items: u64,
     pub last_capture: String,
 }
@@ -240,6 +247,80 @@ pub struct DevicesPage {
     pub c: Chrome,
     pub county: String,
     pub rows: Vec<DeviceLine>,
+    pub next: Option<String>,
+}
+
+/// A decision made at the center: "sent, waiting" or "received by edge N at T".
+#[derive(Debug, Clone)]
+pub struct DeliveryLine {
+    pub action: String,
+    pub by: String,
+    pub at: String,
+    pub waiting: bool,
+    /// "received by edge NODE at TIME" in the page's language, when received
+    pub received: String,
+}
+
+/// A device's registry entry, labelled.
+#[derive(Debug, Clone)]
+pub struct RegisteredLine {
+    pub kind: String,
+    pub serial: String,
+    pub unit: String,
+    pub status: String,
+}
+
+/// A check-out of the ledger with its pre-use check (art. 4, 7).
+#[derive(Debug, Clone)]
+pub struct CheckoutLine {
+    pub id: String,
+    pub officer: String,
+    pub out_at: String,
+    /// when returned, or empty
+    pub in_at: String,
+    pub in_note: String,
+    pub purpose: String,
+    pub battery: u8,
+    pub free_mb: u64,
+    pub works: bool,
+    pub clock_offset_ms: i64,
+    /// the check's failures, joined; empty when it passed
+    pub failures: String,
+    /// the override's reason, or empty
+    pub override_reason: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "device.html")]
+pub struct DevicePage {
+    pub c: Chrome,
+    pub county: String,
+    pub device: String,
+    pub registered: Option<RegisteredLine>,
+    pub items: u64,
+    pub last_capture: String,
+    pub rows: Vec<CheckoutLine>,
+    pub next: Option<String>,
+}
+
+/// A county's equipment ratio (art. 3).
+#[derive(Debug, Clone)]
+pub struct RatioLine {
+    pub county: String,
+    pub officers: u64,
+    pub devices: u64,
+    /// devices per officer, two decimals; empty with no officer
+    pub ratio: String,
+    pub below: bool,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "report.html")]
+pub struct ReportPage {
+    pub c: Chrome,
+    pub county: String,
+    pub target: String,
+    pub rows: Vec<RatioLine>,
     pub next: Option<String>,
 }
 

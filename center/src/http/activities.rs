@@ -139,9 +139,12 @@ pub fn one(c: &Center, who: &Principal, county: &str, id: &str) -> Result<Value,
         items.push(super::records::item_json(&mut seer, &r)?);
         Ok(true)
     })?;
+    let name = crate::center::activity_name(county, id)?;
+    let sent = crate::delivery::of(c, name.as_str(), "")?;
     let mut v = serde_json::to_value(&row)?;
     if let Some(o) = v.as_object_mut() {
         o.insert("linked_items".into(), Value::Array(items));
+        o.insert("deliveries".into(), serde_json::to_value(sent)?);
     }
     Ok(v)
 }

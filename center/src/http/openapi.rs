@@ -102,9 +102,35 @@ fn schemas() -> Value {
         "ActivityRow": {"type": "object", "required": ["county", "activity", "class", "items", "pending"],
             "properties": {"county": {"type": "string"}, "activity": {"type": "object"},
                 "class": {"$ref": "#/components/schemas/Class"}, "deadline": {"type": ["integer", "null"]},
-                "items": {"type": "integer"}, "pending": {"type": "integer"}}},
+                "items": {"type": "integer"}, "pending": {"type": "integer"},
+                "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}, "description": "(one activity only) decisions made at the center and whether the edge has received them"}}},
         "Finding": {"type": "object", "required": ["county", "owner", "article", "finding"]},
         "Device": {"type": "object", "required": ["county", "device", "items"]},
+        "DeviceLedger": {"type": "object", "required": ["county", "device", "items", "checkouts"],
+            "properties": {"county": {"type": "string"}, "device": {"type": "string"},
+                "registered": {"type": ["object", "null"], "description": "the device's entry in its county's registry (kind, serial, unit, status)"},
+                "items": {"type": "integer"}, "last_capture": {"type": ["integer", "null"]},
+                "checkouts": {"type": "array", "items": {"$ref": "#/components/schemas/CheckOut"}},
+                "next": {"type": ["string", "null"]}}},
+        "CheckOut": {"type": "object", "required": ["county", "month", "id", "device", "officer", "out_at", "check", "check_failures"],
+            "properties": {"county": {"type": "string"}, "month": {"type": "string"}, "id": {"type": "string"},
+                "device": {"type": "string"}, "officer": {"type": "string"}, "out_at": {"type": "integer"},
+                "purpose": {"type": "string"},
+                "check": {"type": "object", "required": ["clock_offset_ms"], "description": "the pre-use check (art. 7); clock_offset_ms: device minus station clock at check-out"},
+                "check_failures": {"type": "array", "items": {"type": "string"}},
+                "override_reason": {"type": ["string", "null"], "description": "why the device left although the check failed"},
+                "in_at": {"type": ["integer", "null"]}, "in_note": {"type": ["string", "null"]}}},
+        "EquipmentReport": {"type": "object", "required": ["target", "units"],
+            "properties": {"target": {"type": "number"}, "next": {"type": ["string", "null"]},
+                "units": {"type": "array", "items": {"type": "object", "required": ["county", "officers", "devices", "ratio", "below"],
+                    "properties": {"county": {"type": "string"}, "officers": {"type": "integer"}, "devices": {"type": "integer"},
+                        "ratio": {"type": ["number", "null"], "description": "devices per officer; null with no officer"},
+                        "target": {"type": "number"}, "below": {"type": "boolean"}}}}}},
+        "Delivery": {"type": "object", "required": ["action", "by", "at", "heads", "received"],
+            "description": "a decision made at the center and whether the county's edge has it: received is null while it waits for the edge's next sync",
+            "properties": {"action": {"type": "string"}, "by": {"type": "string"}, "at": {"type": "integer"},
+                "heads": {"type": "array", "items": {"type": "string"}},
+                "received": {"type": ["object", "null"], "properties": {"node": {"type": "string"}, "at": {"type": "integer"}}}}},
         "Edge": {"type": "object", "required": ["node", "county", "last_contact", "lag_ms"]},
         "AuditEntry": {"type": "object", "required": ["seq", "at", "actor", "action", "subject"]},
         "Decision": {"type": "object", "required": ["approve"], "additionalProperties": false,
@@ -171,6 +197,8 @@ pub fn document() -> Value {
     act_params.extend(paging());
     let mut county_page = vec![q("county", county(), "county code")];
     county_page.extend(paging());
+    let mut device_params = vec![p("county", county()), p("device", county())];
+    device_params.extend(paging());
     let mut decision_params = activity_path();
     decision_params.push(p("interruption", county()));
     let content = {
@@ -213,7 +241,7 @@ pub fn document() -> Value {
         "paths": {
             "/api/v1/login": {"post": login},
             "/api/v1/items": {"get": op("items, filtered and paged", item_params, list("items", "Item"), None, &[])},
-            "/api/v1/items/{hash}": {"get": op("an item's record and custody chain", vec![p("hash", hash())], json!({"type": "object", "required": ["item", "custody"]}), None, &[])},
+            "/api/v1/items/{hash}": {"get": op("an item's record and custody chain, and its own classification decisions with whether the edge has received them", vec![p("hash", hash())], json!({"type": "object", "required": ["item", "custody", "deliveries"], "properties": {"deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}}}}), None, &[])},
             "/api/v1/items/{hash}/content": {"get": content},
             "/api/v1/items/{hash}/classification": {"put": op("set an item's own classification (art. 14; supervisor); the item's class is the stricter of its own and its activity's", vec![p("hash", hash())], object(), Some("ClassRequest"), &["422"])},
             "/api/v1/activities": {"get": op("activities, filtered and paged", act_params, list("activities", "ActivityRow"), None, &[])},
@@ -226,7 +254,9 @@ pub fn document() -> Value {
                 "get": op("every grant (supervisor)", vec![], json!({"type": "object", "required": ["grants"]}), None, &[]),
                 "post": op("grant or revoke access to a classified record (supervisor)", vec![], object(), Some("GrantRequest"), &["422"]),
             },
-            "/api/v1/devices": {"get": op("devices, from the items they recorded", county_page, list("devices", "Device"), None, &[])},
+            "/api/v1/devices": {"get": op("devices, from the items they recorded and the registries", county_page.clone(), list("devices", "Device"), None, &[])},
+            "/api/v1/devices/{county}/{device}": {"get": op("a device: its registry entry and a page of its check-out ledger with pre-use checks, overrides and clock offsets (art. 4, 7)", device_params, json!({"$ref": "#/components/schemas/DeviceLedger"}), None, &[])},
+            "/api/v1/reports/equipment": {"get": op("devices per enforcement officer of each county against [report] devices_per_officer (art. 3); below: under the target", county_page.clone(), json!({"$ref": "#/components/schemas/EquipmentReport"}), None, &[])},
             "/api/v1/edges": {"get": op("edges with last contact, queue and lag", vec![], json!({"type": "object", "required": ["edges"], "properties": {"edges": {"type": "array", "items": {"$ref": "#/components/schemas/Edge"}}}}), None, &[])},
             "/api/v1/findings": {"get": op("compliance findings (art. 5, 6, 8/12, 13), overridden pre-use checks (art. 7) and interruption records waiting for approval (art. 12)", vec![q("county", county(), "county code"), paging()[0].clone(), paging()[1].clone()],
                 json!({"type": "object", "required": ["findings", "overdue"], "properties": {"findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}, "overdue": {"type": "array"}, "next": {"type": ["string", "null"]}}}), None, &[])},

@@ -26,7 +26,7 @@ use crate::index::{DeviceRow, ItemRow};
 use crate::projection::activity_of;
 use crate::schema::INDEX;
 
-fn operations(who: &Principal) -> Result<(), ApiError> {
+pub(crate) fn operations(who: &Principal) -> Result<(), ApiError> {
     if decide(who, Op::ReadOperations, None) != Verdict::Allow {
         return Err(ApiError::forbidden(
             "your role does not read edges and devices",

@@ -281,7 +281,10 @@ pub fn one_item(c: &Center, who: &Principal, hash: &str) -> Result<Value, ApiErr
         Verdict::Forbidden => return Err(ApiError::forbidden("your role reads no records")),
     }
     let custody = c.journal.custody(&h)?;
+    let registry = format!("registry/{}", rec.item.county);
+    let sent = crate::delivery::of(c, &registry, &rec.item.hash.to_hex())?;
     Ok(json!({
+        "deliveries": sent,
         "item": item_json(&mut seer, &row)?,
         "origin": rec.origin,
         "verified_at": rec.verified_at,

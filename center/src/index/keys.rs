@@ -19,6 +19,9 @@
 //! | `ib` state time hash | — (items by state) |
 //! | `ie` time(expiry) hash | — (items under the ordinary retention, by expiry; not held ones) |
 //! | `dv` county device | [`super::DeviceRow`] |
+//! | `lv` county device time(out) id | [`super::LedgerRow`] (a device's check-outs) |
+//! | `lm` county month id | the `lv` key of that check-out (what a ledger document wrote) |
+//! | `rg` county | [`super::RegistryRow`] (officers and devices, art. 3) |
 //! | `ik` county hash | an item's own class above ordinary (its name), from `registry/<county>` |
 //! | `fi` county owner n | [`super::FindingRow`] (owner: activity id, or `item:HASH`) |
 //! | `mx` | the matter catalogue's rows |
@@ -74,6 +77,27 @@ pub fn item_class(county: &str, hash: &[u8; 32]) -> Vec<u8> {
 
 pub fn device_row(county: &str, device: &str) -> Vec<u8> {
     Key::new("dv").text(county).text(device).done()
+}
+
+pub fn ledger_row(county: &str, device: &str, out_at: Millis, id: &str) -> Vec<u8> {
+    Key::new("lv")
+        .text(county)
+        .text(device)
+        .time(out_at)
+        .text(id)
+        .done()
+}
+
+pub fn ledger_lines(county: &str, device: &str) -> Vec<u8> {
+    Key::new("lv").text(county).text(device).done()
+}
+
+pub fn ledger_month(county: &str, month: &str) -> Vec<u8> {
+    Key::new("lm").text(county).text(month).done()
+}
+
+pub fn registry_row(county: &str) -> Vec<u8> {
+    Key::new("rg").text(county).done()
 }
 
 pub fn findings_of(county: &str, owner: &str) -> Vec<u8> {

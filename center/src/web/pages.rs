@@ -26,10 +26,10 @@ use crate::index::keys;
 use crate::index::{ActivityRow, ItemRow};
 use crate::schema::INDEX;
 
-type Q = Query<HashMap<String, String>>;
+pub(crate) type Q = Query<HashMap<String, String>>;
 
 /// The query's values of `known` (empty ones dropped), as the API's parameters.
-fn params(q: &HashMap<String, String>, known: &[&str]) -> Result<Params, ApiError> {
+pub(crate) fn params(q: &HashMap<String, String>, known: &[&str]) -> Result<Params, ApiError> {
     let kept: BTreeMap<String, String> = q
         .iter()
         .filter(|(k, v)| known.contains(&k.as_str()) && !v.is_empty())
@@ -38,12 +38,12 @@ fn params(q: &HashMap<String, String>, known: &[&str]) -> Result<Params, ApiErro
     Params::new(kept, known)
 }
 
-fn get(q: &HashMap<String, String>, k: &str) -> String {
+pub(crate) fn get(q: &HashMap<String, String>, k: &str) -> String {
     q.get(k).cloned().unwrap_or_default()
 }
 
 /// `base?k=v&...&cursor=next` for the next page.
-fn next_url(
+pub(crate) fn next_url(
     base: &str,
     q: &HashMap<String, String>,
     keys: &[&str],
@@ -154,6 +154,7 @@ pub async fn activity(call: WebCall, Path((county, id)): Path<(String, String)>)
                 .collect(),
             can_decide,
             can_hold,
+            deliveries: view::deliveries(lang, &v["deliveries"]),
             a: view::activity_line(lang, &row),
             c: chrome,
         })
@@ -208,6 +209,7 @@ pub async fn item(call: WebCall, Path(hash): Path<String>) -> Response {
                 .flatten()
                 .map(|e| view::custody_line(lang, e))
                 .collect(),
+            deliveries: view::deliveries(lang, &v["deliveries"]),
             c: chrome,
         })
     })
@@ -349,6 +351,7 @@ pub async fn audit(call: WebCall, Query(q): Q) -> Response {
 
 /// `/web/devices?county=&cursor=`.
 pub async fn devices(call: WebCall, Query(q): Q) -> Response {
+    let lang = call.lang;
     call.page("devices", move |c, who, chrome| {
         let v = operations::list_devices(c, who, &params(&q, &["county", "limit", "cursor"])?)?;
         Ok(DevicesPage {
@@ -358,7 +361,7 @@ pub async fn devices(call: WebCall, Query(q): Q) -> Response {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(view::device_line)
+                .map(|d| view::device_line(lang, d))
                 .collect(),
             next: next_url("/web/devices", &q, &["county"], v["next"].as_str()),
         })

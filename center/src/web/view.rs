@@ -5,8 +5,8 @@
 
 use jilu_common::time::Millis;
 use jilu_web::pages::{
-    ActivityLine, AnnotationLine, AuditLine, CustodyLine, DeviceLine, EdgeLine, InterruptionLine,
-    ItemLine,
+    ActivityLine, AnnotationLine, AuditLine, CustodyLine, DeliveryLine, DeviceLine, EdgeLine,
+    InterruptionLine, ItemLine,
 };
 use jilu_web::Lang;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub fn when_opt(ms: Option<Millis>) -> String {
     ms.map(when).unwrap_or_else(|| "—".into())
 }
 
-fn text(v: &Value, k: &str) -> String {
+pub fn text(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -184,13 +184,44 @@ pub fn edge_line(v: &Value) -> EdgeLine {
     }
 }
 
-pub fn device_line(v: &Value) -> DeviceLine {
+pub fn device_line(lang: Lang, v: &Value) -> DeviceLine {
+    let items = v["items"].as_u64().unwrap_or(0);
     DeviceLine {
         county: text(v, "county"),
         device: text(v, "device"),
-        items: v["items"].as_u64().unwrap_or(0),
-        last_capture: v["last_capture"].as_i64().map(when).unwrap_or_default(),
+        kind: label(lang, &v["registered"], "kind"),
+        status: label(lang, &v["registered"], "status"),
+        items,
+        last_capture: match v["last_capture"].as_i64() {
+            Some(t) if items > 0 => when(t),
+            _ => "—".into(),
+        },
     }
+}
+
+/// The decisions of the API's `deliveries`, newest first.
+pub fn deliveries(lang: Lang, v: &Value) -> Vec<DeliveryLine> {
+    let mut out: Vec<DeliveryLine> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let r = &d["received"];
+            DeliveryLine {
+                action: label(lang, d, "action"),
+                by: text(d, "by"),
+                at: d["at"].as_i64().map(when).unwrap_or_default(),
+                waiting: r.is_null(),
+                received: lang
+                    .strings()
+                    .delivery_received
+                    .replace("{node}", &text(r, "node"))
+                    .replace("{at}", &r["at"].as_i64().map(when).unwrap_or_default()),
+            }
+        })
+        .collect();
+    out.reverse();
+    out
 }
 
 #[cfg(test)]
