@@ -140,7 +140,7 @@ pub struct Call {
     pub peer: String,
 }
 
-fn header_text<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_text(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
