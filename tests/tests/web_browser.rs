@@ -5,7 +5,8 @@
 //! with TOTP, opens the county's compliance board and approves an interruption;
 //! a supervisor sets a hold and plays an item (its bytes arrive through Range
 //! requests to the audited content endpoint, and the view is in the audit log);
-//! the pages switch to English. A screenshot of each page is saved and its path
+//! the pages switch to English; a county keeper checks a camera out on an edge's
+//! office page (`edge-node run --http`). A screenshot of each page is saved and its path
 //! printed (run with `--nocapture` to see them).
 
 use std::path::PathBuf;
