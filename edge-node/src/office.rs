@@ -49,7 +49,7 @@ const LANG_COOKIE: &str = "jilu_lang";
 pub fn check_listen(addr: SocketAddr) -> Result<()> {
     if !addr.ip().is_loopback() {
         bail!(
-            "--http {addr}: the office page is served on loopback only (127.0.0.1 or [::1], e.g. 127.0.0.1:8470): it has no login, so another address would open the check-out form to the network"
+            "office page address {addr} (--http, or [http] listen in edge.toml): the office page is served on loopback only (127.0.0.1 or [::1], e.g. 127.0.0.1:8470): it has no login, so another address would open the check-out form to the network"
         );
     }
     Ok(())
