@@ -145,16 +145,9 @@ pub fn html(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
-    );
+    for (k, v) in jilu_web::guard::PAGE_HEADERS {
+        h.insert(k, HeaderValue::from_static(v));
+    }
     r
 }
 
@@ -166,18 +159,7 @@ pub fn render(status: u16, page: &impl Template) -> Response {
     }
 }
 
-/// Percent-encodes everything but unreserved characters (for a query value).
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use jilu_web::guard::encode;
 
 /// The language of a request (its cookie; zh-CN without one).
 pub fn lang_of(headers: &HeaderMap) -> Lang {
@@ -188,12 +170,7 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
 /// host the request was sent to.
 pub fn same_origin(headers: &HeaderMap) -> bool {
     let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
-    match (get(header::ORIGIN), get(header::HOST)) {
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(scheme, rest)| (scheme == "https" || scheme == "http") && rest == host),
-        _ => false,
-    }
+    jilu_web::guard::same_origin(get(header::ORIGIN), get(header::HOST))
 }
 
 /// A web request: the API state, its headers, its request line (for the audit
@@ -256,6 +233,7 @@ impl WebCall {
             csrf: s.csrf,
             here: encode(&self.here),
             nav,
+            office: false,
         })
     }
 
@@ -331,22 +309,14 @@ impl WebCall {
                 if !origin_ok {
                     return Err(ApiError {
                         denied: Some("origin"),
-                        ..ApiError::new(
-                            403,
-                            "origin",
-                            "the form did not come from this site (Origin)",
-                        )
+                        ..ApiError::new(403, "origin", jilu_web::guard::ORIGIN_REFUSED)
                     });
                 }
                 let given = csrf.unwrap_or_default();
                 if !sessions::same(&given, &chrome.csrf) || id.is_empty() {
                     return Err(ApiError {
                         denied: Some("csrf"),
-                        ..ApiError::new(
-                            403,
-                            "csrf",
-                            "the form's CSRF token is missing or wrong: reload the page",
-                        )
+                        ..ApiError::new(403, "csrf", jilu_web::guard::CSRF_REFUSED)
                     });
                 }
                 f(c, who)
@@ -362,7 +332,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origin_and_encoding() {
+    fn origin_of_the_headers() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
         assert!(!same_origin(&h), "no Origin");
@@ -372,9 +342,5 @@ mod tests {
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, "null".parse().unwrap());
         assert!(!same_origin(&h));
-        assert_eq!(
-            encode("/web/a?x=1&y=中"),
-            "%2Fweb%2Fa%3Fx%3D1%26y%3D%E4%B8%AD"
-        );
     }
 }

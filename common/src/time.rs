@@ -51,6 +51,20 @@ pub fn human_duration(ms: i64) -> String {
     }
 }
 
+/// China Standard Time (UTC+8), the clock of the bureau and its counties.
+pub const CST_MS: i64 = 8 * 3_600_000;
+
+/// `2026-11-20 09:00:00`: `ms` as the pages show it, in China Standard Time.
+pub fn cst(ms: Millis) -> String {
+    let t = format(ms + CST_MS);
+    t.get(..19).unwrap_or(&t).replacen('T', " ", 1)
+}
+
+/// The start of the China Standard Time day that contains `ms` ("today" in an office).
+pub fn cst_day_start(ms: Millis) -> Millis {
+    (ms + CST_MS).div_euclid(86_400_000) * 86_400_000 - CST_MS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +79,13 @@ mod tests {
         assert_eq!(from_civil_utc(2026, 11, 20, 1, 30, 0), Some(ms));
         assert_eq!(from_civil_utc(2026, 13, 1, 0, 0, 0), None);
         assert_eq!(human_duration(3_725_000), "1h 02m");
+        // 2026-11-20T01:00:00Z is 09:00 in Beijing; its day began at 16:00 UTC the day before
+        let ms = parse("2026-11-20T01:00:00Z").unwrap();
+        assert_eq!(cst(ms), "2026-11-20 09:00:00");
+        assert_eq!(cst_day_start(ms), parse("2026-11-19T16:00:00Z").unwrap());
+        assert_eq!(
+            cst_day_start(parse("2026-11-19T16:00:00Z").unwrap()),
+            parse("2026-11-19T16:00:00Z").unwrap()
+        );
     }
 }

@@ -132,7 +132,7 @@ pub enum Command {
     Docs,
     /// Sync with the city center ([center] in edge.toml): documents, then footage.
     Sync(node::SyncArgs),
-    /// Run the office's node: serve every command, sync with the center and, with --dock, watch the dock.
+    /// Run the office's node: serve every command, sync with the center, with --dock watch the dock, with --http serve the office page.
     Run(node::RunArgs),
 }
 

@@ -34,6 +34,18 @@ pub struct EdgeConfig {
     /// The docking station (`dock watch`, `run --dock`).
     #[serde(default)]
     pub dock: Dock,
+    /// The office page (`run --http`).
+    #[serde(default)]
+    pub http: Http,
+}
+
+/// The county office page, served by `edge-node run` (see [`crate::office`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// Loopback address to serve the office page on, e.g. "127.0.0.1:8470";
+    /// absent (default): no office page. `run --http ADDR` overrides it.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// How to reach the center. Certificate paths are relative to the data directory.
@@ -131,6 +143,7 @@ impl EdgeConfig {
             center: None,
             storage: Storage::default(),
             dock: Dock::default(),
+            http: Http::default(),
         }
     }
 
@@ -188,6 +201,11 @@ impl EdgeConfig {
              # machine: more cameras than cores only helps when the cameras are slow to\n\
              # read (USB 2.0, ~30 MB/s each). `dock watch --cameras N` overrides it.\n\
              concurrent_cameras = {cams}\n\
+             \n\
+             # The office page: `edge-node run` serves the web UI for this county on this\n\
+             # loopback address (plain HTTP; any other address is refused). `run --http` overrides it.\n\
+             [http]\n\
+             # listen = \"127.0.0.1:8470\"\n\
              \n\
              # The city center (uncomment and fill in to upload; certificate paths are relative\n\
              # to this folder; see README, \"Deployment\").\n\

@@ -23,6 +23,8 @@
 //! - [`service`] — the running node: owns the store, serves every command,
 //!   stops in order within a deadline.
 //! - [`control`] — the control socket that hands commands to the running node.
+//! - [`office`] — the office page: the web UI for this county, served by
+//!   `run --http` on loopback, its forms run as commands in the node.
 //! - [`cli`] — the `edge-node` command line.
 
 pub mod activities;
@@ -35,6 +37,7 @@ pub mod edge;
 pub mod evict;
 pub mod ingest;
 pub mod ledger;
+pub mod office;
 pub mod registry;
 pub mod reserve;
 pub mod schema;

@@ -66,6 +66,21 @@ impl Service {
         )
     }
 
+    /// The docked cameras' progress, when the node watches a dock.
+    pub fn dock_snapshot(&self) -> Option<crate::dock::progress::DockSnapshot> {
+        let running = !self
+            .docks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        running.then(|| {
+            self.dock_progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .snapshot()
+        })
+    }
+
     pub fn sync_hooks(&self) -> Option<Hooks> {
         self.sync
             .lock()

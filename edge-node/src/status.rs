@@ -77,6 +77,18 @@ impl Edge {
     }
 }
 
+impl Status {
+    /// How long what waits takes to upload at the link's recent rate, if known.
+    pub fn eta_ms(&self) -> Option<Millis> {
+        match &self.link {
+            Some(l) if l.recent_rate > 0.0 && self.upload_bytes > 0 => {
+                Some((self.upload_bytes as f64 / l.recent_rate * 1000.0) as Millis)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The status with the docking station's progress, as `--json` prints it. The
 /// process that runs the dock owns the progress; without one, `docked_cameras`
 /// is null.
@@ -111,13 +123,15 @@ pub fn render_with_dock(s: &Status, dock: Option<&DockSnapshot>) -> String {
         .oldest_waiting
         .map(|t| format!(", oldest waiting {}", time::human_duration(s.now - t)))
         .unwrap_or_default();
-    let eta = match &s.link {
-        Some(l) if l.recent_rate > 0.0 && s.upload_bytes > 0 => format!(
-            ", drains in about {} at the recent rate",
-            time::human_duration((s.upload_bytes as f64 / l.recent_rate * 1000.0) as i64)
-        ),
-        _ => String::new(),
-    };
+    let eta = s
+        .eta_ms()
+        .map(|ms| {
+            format!(
+                ", drains in about {} at the recent rate",
+                time::human_duration(ms)
+            )
+        })
+        .unwrap_or_default();
     out.push_str(&format!(
         "  waiting to upload: {} items, {:.1} MiB{oldest}{eta}\n",
         s.upload_items,

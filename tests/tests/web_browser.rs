@@ -5,7 +5,8 @@
 //! with TOTP, opens the county's compliance board and approves an interruption;
 //! a supervisor sets a hold and plays an item (its bytes arrive through Range
 //! requests to the audited content endpoint, and the view is in the audit log);
-//! the pages switch to English. A screenshot of each page is saved and its path
+//! the pages switch to English; a county keeper checks a camera out on an edge's
+//! office page (`edge-node run --http`). A screenshot of each page is saved and its path
 //! printed (run with `--nocapture` to see them).
 
 use std::path::PathBuf;
@@ -291,4 +292,124 @@ fn a_supervisor_and_the_head_work_in_chromium() {
         "{served}"
     );
     assert_eq!(shots.len(), 8);
+}
+
+/// Step 6 of the browser test: a county keeper opens the office page of an edge
+/// (`edge-node run --http`) and checks a camera out through its form.
+#[test]
+fn a_keeper_checks_a_camera_out_on_the_office_page_in_chromium() {
+    let e = jilu_tests::Edge::office("410402", 0);
+    e.ok(&[
+        "device",
+        "add",
+        "cam-02",
+        "--kind",
+        "body-camera",
+        "--serial",
+        "SN-0002",
+        "--unit",
+        "一队",
+    ]);
+    let now = jilu_tests::rfc3339_in(0);
+    e.ok(&[
+        "activity",
+        "new",
+        "--id",
+        "T-1",
+        "--matter",
+        "1",
+        "--place",
+        "人民路口",
+        "--officer",
+        "1001",
+        "--arrival",
+        &now,
+    ]);
+    let addr = format!("127.0.0.1:{}", free_tcp_port());
+    let node = e.start_node(&["run", "--http", &addr]);
+    let base = format!("http://{addr}");
+    let (_driver, driver_url) = chromedriver();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut shots = Vec::new();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--window-size=1280,900", "--lang=zh-CN"],
+            }),
+        );
+        let b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver_url)
+            .await
+            .expect("a WebDriver session with chromium");
+        b.goto(&format!("{base}/web/office/activities"))
+            .await
+            .unwrap();
+        let html = source(&b).await;
+        assert!(
+            html.contains("今日执法活动") && html.contains("人民路口"),
+            "{html}"
+        );
+        b.goto(&format!("{base}/web/office")).await.unwrap();
+        let html = source(&b).await;
+        assert!(
+            html.contains("领用登记") && html.contains("cam-01"),
+            "{html}"
+        );
+        for (id, text) in [
+            ("keeper", "李四"),
+            ("purpose", "道路巡查"),
+            ("battery", "85"),
+            ("free_mb", "8000"),
+        ] {
+            b.find(Locator::Id(id))
+                .await
+                .unwrap()
+                .send_keys(text)
+                .await
+                .unwrap();
+        }
+        b.find(Locator::Css("#device option[value='cam-02']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.find(Locator::Id("checkout"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let html = until(&b, "已登记领用").await;
+        let out = html.split("id=\"devices-out\"").nth(1).unwrap();
+        assert!(out.contains("cam-02") && out.contains("道路巡查"), "{html}");
+        shots.push(shot(&b, "09-office-checkout-zh").await);
+        b.close().await.unwrap();
+    });
+    let ledger = e.json(&["ledger"]);
+    let rec = ledger
+        .iter()
+        .find(|c| c["device"] == "cam-02")
+        .expect("cam-02 out");
+    assert_eq!(rec["check"]["battery_pct"], 85);
+    let audit = e.json(&["audit", "show"]);
+    assert!(
+        audit.iter().any(|a| a["action"] == "check_out"
+            && a["subject"] == "device:cam-02"
+            && a["actor"] == "李四"
+            && a["via"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("office page"))),
+        "{audit:?}"
+    );
+    drop(node);
+    assert_eq!(shots.len(), 1);
 }

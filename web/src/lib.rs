@@ -1,5 +1,5 @@
 //! Jilu's web pages, shared by the city center (`center run`, `[http]`) and a
-//! county office node: the templates (`web/templates`, compiled by askama), the
+//! county office node (`edge-node run --http`, the office page: [`office`]): the templates (`web/templates`, compiled by askama), the
 //! strings of every page in zh-CN and English ([`strings`]), the stylesheet
 //! embedded in the binary ([`CSS`]) and the page models ([`pages`]) the servers
 //! fill. No CDN, no script framework: the pages work on an intranet with no
@@ -8,6 +8,8 @@
 //! The language is chosen per request ([`strings::Lang`]) and travels in each
 //! page model: there is no process-global locale.
 
+pub mod guard;
+pub mod office;
 pub mod pages;
 pub mod strings;
 

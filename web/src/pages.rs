@@ -18,6 +18,9 @@ pub struct Chrome {
     /// this page's path and query, percent-encoded (the language switch returns here)
     pub here: String,
     pub nav: &'static str,
+    /// the county office page of an edge node (its own menu; `user` is the
+    /// node and `role` its county), not the bureau's signed-in pages
+    pub office: bool,
 }
 
 impl Chrome {
@@ -337,6 +340,7 @@ mod tests {
             csrf: "tok".into(),
             here: "/web/counties".into(),
             nav: "counties",
+            office: false,
         }
     }
 

@@ -213,11 +213,7 @@ pub async fn logout(call: WebCall, Form(f): Form<CsrfOnly>) -> Response {
 /// `GET /web/lang?to=en&back=/web/...`: sets the language cookie and goes back.
 pub async fn lang(Query(q): Query<HashMap<String, String>>) -> Response {
     let to = jilu_web::Lang::from_code(q.get("to").map(String::as_str));
-    let back = q
-        .get("back")
-        .filter(|b| b.starts_with("/web/") && !b.starts_with("//"))
-        .map(String::as_str)
-        .unwrap_or("/web/counties");
+    let back = jilu_web::guard::back_path(q.get("back").map(String::as_str), "/web/counties");
     with_cookie(
         redirect(back),
         set_cookie(LANG_COOKIE, to.code(), Some(365 * 86_400)),

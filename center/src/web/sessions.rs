@@ -58,35 +58,17 @@ fn key(id: &str) -> [u8; 32] {
     *blake3::hash(id.as_bytes()).as_bytes()
 }
 
-/// Equal, in time independent of where they differ.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
+pub use jilu_web::guard::{same, set_cookie};
 
 /// A cookie's value from the request's `Cookie` headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// A `Set-Cookie` value: HttpOnly, Secure, SameSite=Strict, for the whole site;
-/// `max_age` 0 removes it, `None` lasts the browser session.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
-    let age = max_age
-        .map(|s| format!("; Max-Age={s}"))
-        .unwrap_or_default();
-    format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict{age}")
+    jilu_web::guard::cookie(
+        headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        name,
+    )
 }
 
 /// The sessions of one center.
@@ -183,17 +165,6 @@ mod tests {
         assert_eq!(cookie(&h, COOKIE).as_deref(), Some("abc"));
         assert_eq!(cookie(&h, "b"), None);
         assert_eq!(cookie(&h, "c"), None);
-        let c = set_cookie(COOKIE, "x", Some(0));
-        for part in [
-            "HttpOnly",
-            "Secure",
-            "SameSite=Strict",
-            "Path=/",
-            "Max-Age=0",
-        ] {
-            assert!(c.contains(part), "{c}");
-        }
-        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
         assert_eq!(random_hex().len(), 64);
     }
 }

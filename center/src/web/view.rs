@@ -13,13 +13,8 @@ use serde_json::Value;
 
 use crate::index::ActivityRow;
 
-const CST_MS: i64 = 8 * 3_600_000;
-
 /// `2026-11-20 09:00:00` in UTC+8.
-pub fn when(ms: Millis) -> String {
-    let t = jilu_common::time::format(ms + CST_MS);
-    t.get(..19).unwrap_or(&t).replacen('T', " ", 1)
-}
+pub use jilu_common::time::cst as when;
 
 pub fn when_opt(ms: Option<Millis>) -> String {
     ms.map(when).unwrap_or_else(|| "—".into())

@@ -71,6 +71,14 @@ pub struct RunArgs {
     /// anyway (an ingest cut short is discarded, never half-stored).
     #[arg(long, default_value_t = service::STOP_TIMEOUT.as_secs())]
     pub stop_timeout: u64,
+    /// Serve the office page (the web UI for this county: devices out and the
+    /// check-out form, today's activities, docked cameras, the upload queue,
+    /// findings) on this loopback address, e.g. 127.0.0.1:8470; open
+    /// http://ADDR/web/office in a browser on this machine. Plain HTTP, loopback
+    /// only (another address is refused: the page has no login). Default: edge.toml
+    /// [http] listen; neither: no office page.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 pub fn init(ctx: &mut Ctx<'_>, node: &str, county: &str) -> Result<()> {
@@ -100,19 +108,7 @@ pub fn init(ctx: &mut Ctx<'_>, node: &str, county: &str) -> Result<()> {
 pub fn status(ctx: &mut Ctx<'_>) -> Result<()> {
     let edge = ctx.ro()?;
     let s = edge.status()?;
-    let dock = ctx.service.and_then(|svc| {
-        let running = !svc
-            .docks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty();
-        running.then(|| {
-            svc.dock_progress
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .snapshot()
-        })
-    });
+    let dock = ctx.service.and_then(Service::dock_snapshot);
     if ctx.out.json {
         ctx.out
             .value(&serde_json::to_value(crate::status::StatusView {
@@ -301,6 +297,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// node until its work ends or it is told to stop.
 pub fn serve(cli: &Cli, term: &mut Terminal) -> Result<u8> {
     let mut out = Out::new(cli.json, term);
+    // the office page's address is checked and bound before anything else, so a
+    // refused or busy address fails the start with nothing changed
+    let office = match &cli.command {
+        Command::Run(a) => match a.http {
+            Some(addr) => Some(addr),
+            None => crate::config::EdgeConfig::load(&cli.data_dir)?.http.listen,
+        },
+        _ => None,
+    }
+    .map(crate::office::bind)
+    .transpose()?;
     let edge = Arc::new(service::open_for_service(&cli.data_dir, &mut out)?);
     let rt = runtime()?;
     let what = match &cli.command {
@@ -309,6 +316,9 @@ pub fn serve(cli: &Cli, term: &mut Terminal) -> Result<u8> {
         _ => "edge-node dock watch",
     };
     let (svc, serving) = service::start(edge.clone(), &rt, what)?;
+    let office = office
+        .map(|l| crate::office::start(svc.clone(), l))
+        .transpose()?;
     // cancelled when the node's own work ends (a one-pass command is done)
     let done = CancellationToken::new();
     let mut code = 0;
@@ -386,8 +396,11 @@ pub fn serve(cli: &Cli, term: &mut Terminal) -> Result<u8> {
     if matches!(&cli.command, Command::Run(_)) {
         out.say(|| {
             format!(
-                "edge {} running{}{}; Ctrl-C to stop",
+                "edge {} running{}{}{}; Ctrl-C to stop",
                 edge.cfg.node,
+                office
+                    .map(|a| format!(", office page on http://{a}/web/office"))
+                    .unwrap_or_default(),
                 if syncs {
                     ", syncing with the center"
                 } else {

@@ -167,7 +167,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
-/// Collects what a command prints (for tests of the output layer).
+/// Collects what a command prints (the office page's forms, and tests).
 #[derive(Debug, Default)]
 pub struct Recorded(pub Vec<Print>);
 

@@ -169,25 +169,55 @@ fn handle(stream: UnixStream, service: &Service) -> Result<()> {
         replies,
         cancel: &cancel,
     };
-    let code = {
-        let mut ctx = Ctx {
-            out: Out::new(hello.json, &mut sink),
+    let code = run_command(
+        service,
+        Asked {
             actor: jilu_common::subject::Actor::new(&hello.actor, Some(via)),
-            node: Node::Running(service.edge.clone()),
-            files: &mut files,
-            cancel: &cancel,
-            service: Some(service),
-        };
-        match crate::cli::exec(&mut ctx, &hello.command) {
-            Ok(code) => code,
-            Err(e) => {
-                ctx.out.note(format!("error: {}", one_line(&e)));
-                1
-            }
-        }
-    };
+            json: hello.json,
+            command: &hello.command,
+        },
+        &mut sink,
+        &mut files,
+        &cancel,
+    );
     write_frame(&mut writer, &Frame::Exit(code))?;
     Ok(())
+}
+
+/// A command someone asked the running node for, and who.
+#[derive(Debug)]
+pub struct Asked<'a> {
+    pub actor: jilu_common::subject::Actor,
+    pub json: bool,
+    pub command: &'a crate::cli::Command,
+}
+
+/// Runs one command in the node with its open store, as for a CLI on the
+/// control socket (and for the office page's forms): the same handler, the same
+/// store transactions that serialise it with the node's own work, the same
+/// `error: ...` line into `sink` on failure. Returns the exit status.
+pub fn run_command(
+    service: &Service,
+    asked: Asked<'_>,
+    sink: &mut dyn Sink,
+    files: &mut dyn Files,
+    cancel: &dyn Fn() -> bool,
+) -> u8 {
+    let mut ctx = Ctx {
+        out: Out::new(asked.json, sink),
+        actor: asked.actor,
+        node: Node::Running(service.edge.clone()),
+        files,
+        cancel,
+        service: Some(service),
+    };
+    match crate::cli::exec(&mut ctx, asked.command) {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.out.note(format!("error: {}", one_line(&e)));
+            1
+        }
+    }
 }
 
 /// Prints into the CLI on the other end.
