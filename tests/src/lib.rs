@@ -193,7 +193,8 @@ impl Edge {
         ]);
     }
 
-    pub fn add_camera(&self, id: &str) {
+    /// Registers body camera `id` (serial `SN-<id>`, unit 一队).
+    pub fn add_device(&self, id: &str) {
         self.ok(&[
             "device",
             "add",
@@ -205,6 +206,30 @@ impl Edge {
             "--unit",
             "一队",
         ]);
+    }
+
+    /// Records activity `id` under way now: matter 1 at 人民路口, officer 1001,
+    /// arrived at the current time, no departure yet (today's activity).
+    pub fn new_activity_now(&self, id: &str) {
+        let now = rfc3339_in(0);
+        self.ok(&[
+            "activity",
+            "new",
+            "--id",
+            id,
+            "--matter",
+            "1",
+            "--place",
+            "人民路口",
+            "--officer",
+            "1001",
+            "--arrival",
+            &now,
+        ]);
+    }
+
+    pub fn add_camera(&self, id: &str) {
+        self.add_device(id);
         let clock = rfc3339_in(0);
         self.ok(&[
             "checkout",

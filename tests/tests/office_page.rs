@@ -66,32 +66,8 @@ fn cam02_out(e: &Edge) -> bool {
 #[test]
 fn the_office_page_shows_the_node_and_checks_a_camera_out() {
     let e = Edge::office("410402", 0);
-    e.ok(&[
-        "device",
-        "add",
-        "cam-02",
-        "--kind",
-        "body-camera",
-        "--serial",
-        "SN-0002",
-        "--unit",
-        "一队",
-    ]);
-    let now = rfc3339_in(0);
-    e.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "T-1",
-        "--matter",
-        "1",
-        "--place",
-        "人民路口",
-        "--officer",
-        "1001",
-        "--arrival",
-        &now,
-    ]);
+    e.add_device("cam-02");
+    e.new_activity_now("T-1");
     let dock = e.tmp.path().join("dock");
     std::fs::create_dir_all(dock.join("cam-01")).unwrap();
     random_file(&dock.join("cam-01"), "V0001.MP4", 300_000, 7);

@@ -299,32 +299,8 @@ fn a_supervisor_and_the_head_work_in_chromium() {
 #[test]
 fn a_keeper_checks_a_camera_out_on_the_office_page_in_chromium() {
     let e = jilu_tests::Edge::office("410402", 0);
-    e.ok(&[
-        "device",
-        "add",
-        "cam-02",
-        "--kind",
-        "body-camera",
-        "--serial",
-        "SN-0002",
-        "--unit",
-        "一队",
-    ]);
-    let now = jilu_tests::rfc3339_in(0);
-    e.ok(&[
-        "activity",
-        "new",
-        "--id",
-        "T-1",
-        "--matter",
-        "1",
-        "--place",
-        "人民路口",
-        "--officer",
-        "1001",
-        "--arrival",
-        &now,
-    ]);
+    e.add_device("cam-02");
+    e.new_activity_now("T-1");
     let addr = format!("127.0.0.1:{}", free_tcp_port());
     let node = e.start_node(&["run", "--http", &addr]);
     let base = format!("http://{addr}");

@@ -11,20 +11,6 @@ use jilu_tests::cluster::{Ca, Center};
 use jilu_tests::web::{Browser, PASSWORD};
 use jilu_tests::Edge;
 
-fn add_device(edge: &Edge, id: &str) {
-    edge.ok(&[
-        "device",
-        "add",
-        id,
-        "--kind",
-        "body-camera",
-        "--serial",
-        &format!("SN-{id}"),
-        "--unit",
-        "一队",
-    ]);
-}
-
 /// The `<tr id="...">` row of a page, up to its end.
 fn row<'a>(html: &'a str, id: &str) -> &'a str {
     let at = html
@@ -138,15 +124,15 @@ fn the_equipment_ratio_report_is_exact_against_the_target() {
     let a = Edge::office("410422", 0);
     a.ok(&["officer", "add", "1002", "--name", "李四", "--unit", "一队"]);
     for d in ["cam-02", "cam-03", "cam-04"] {
-        add_device(&a, d);
+        a.add_device(d);
     }
     a.ok(&["device", "set-status", "cam-04", "retired"]);
     a.link(&ca, &center, "410422", "");
     // 410423: 1 officer, 2 devices → 2.0, meets the target
     let b = Edge::new("410423");
     b.ok(&["officer", "add", "2001", "--name", "王五", "--unit", "二队"]);
-    add_device(&b, "cam-11");
-    add_device(&b, "cam-12");
+    b.add_device("cam-11");
+    b.add_device("cam-12");
     b.link(&ca, &center, "410423", "");
     a.sync_once();
     b.sync_once();

@@ -64,12 +64,10 @@ pub fn subjects(request: &str) -> Vec<String> {
             _ => {}
         }
     }
-    let pairs: Vec<(&str, String)> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k, decoded(v)))
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect();
-    let value = |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    let value = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if let (Some(c), Some(a)) = (value("county"), value("activity")) {
         out.push(format!("doc:activity/{c}/{a}"));
     }
@@ -111,34 +109,11 @@ pub fn masked(request: &str) -> String {
     }
 }
 
-/// Percent-decoding of one path segment or query value (as a browser encodes a
-/// Chinese activity id); bytes that do not decode stay as they were.
+/// One path segment, percent-decoded (as a browser encodes a Chinese activity id).
 fn decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|c| hex(*c)),
-            b.get(i + 2).and_then(|c| hex(*c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
